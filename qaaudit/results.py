@@ -1,0 +1,164 @@
+"""Per-case result records and the run record behind ``reports/results.json``.
+
+Plain, frozen data (no torch): written by the plugin, read by the report, the
+gate and ``--qaaudit-baseline-results``. ``SCHEMA_VERSION`` changes whenever a
+field changes meaning; readers refuse versions they do not know.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+__all__ = ["SCHEMA_VERSION", "Verdict", "CaseResult", "RunResult", "write_json_atomic", "OUTCOMES"]
+
+SCHEMA_VERSION = "qaaudit.results/1"
+OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One checked number: ``measured op threshold`` and whether it held.
+
+    ``passed`` is None when the check was skipped (``detail`` says why).
+    """
+
+    expectation: str            # family: prediction, unanswerable, focus, avoid, completeness, faithfulness, robustness
+    check: str                  # the named quantity: exact_match, f1, share, top_k, abs_delta, ...
+    passed: bool | None
+    measured: float | str | None
+    threshold: float | str | None
+    op: str = ">="              # ">=", "<=", "==", "in", "is"
+    detail: str = ""
+    line: int | None = None     # line of the expectation in the audit file
+
+    def describe(self) -> str:
+        def fmt(v: Any) -> str:
+            return f"{v:.4g}" if isinstance(v, float) else repr(v) if isinstance(v, str) else str(v)
+
+        state = "skipped" if self.passed is None else "ok" if self.passed else "FAILED"
+        text = f"{self.expectation}.{self.check}: {fmt(self.measured)} {self.op} {fmt(self.threshold)}  [{state}]"
+        return text + (f"  ({self.detail})" if self.detail else "")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Verdict":
+        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What happened to one pytest item (a case or one of its robustness checks)."""
+
+    nodeid: str
+    path: str                   # audit file, relative to the rootdir
+    line: int                   # 1-based line of the case in the audit file
+    case_id: str
+    outcome: str                # one of OUTCOMES
+    kind: str = "case"          # "case" | "robustness"
+    check_name: str | None = None
+    tags: tuple[str, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
+    question: str = ""
+    context: str = ""
+    gold: tuple[str, ...] = ()
+    unanswerable: bool = False
+    prediction: Mapping[str, Any] | None = None     # Answer.to_dict()
+    explanation: Mapping[str, Any] | None = None    # Explanation.to_dict()
+    robustness: Mapping[str, Any] | None = None     # original/variant/diff/predictions/reproduce
+    message: str = ""
+    duration: float = 0.0
+    xfail_reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome in ("passed", "xpassed")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdicts"] = [asdict(v) for v in self.verdicts]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "CaseResult":
+        kw = {k: d.get(k) for k in cls.__dataclass_fields__ if k in d}
+        kw["tags"] = tuple(d.get("tags") or ())
+        kw["gold"] = tuple(d.get("gold") or ())
+        kw["verdicts"] = tuple(Verdict.from_dict(v) for v in d.get("verdicts") or ())
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A whole audit run."""
+
+    cases: tuple[CaseResult, ...]
+    model: Mapping[str, Any] = field(default_factory=dict)     # name, path, weights_hash, architecture
+    versions: Mapping[str, str] = field(default_factory=dict)  # qaaudit, torch, transformers, captum
+    device: str = "cpu"
+    started: str = ""           # ISO 8601
+    duration: float = 0.0
+    gate: Mapping[str, Any] | None = None
+    baseline: Mapping[str, Any] | None = None
+    schema: str = SCHEMA_VERSION
+
+    @property
+    def totals(self) -> dict[str, int]:
+        t = {o: 0 for o in OUTCOMES}
+        for c in self.cases:
+            t[c.outcome] = t.get(c.outcome, 0) + 1
+        t["total"] = len(self.cases)
+        return t
+
+    def with_gate(self, gate: Mapping[str, Any] | None) -> "RunResult":
+        return replace(self, gate=gate)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "model": dict(self.model),
+            "versions": dict(self.versions),
+            "device": self.device,
+            "started": self.started,
+            "duration": self.duration,
+            "totals": self.totals,
+            "gate": self.gate,
+            "baseline": self.baseline,
+            "cases": [c.to_dict() for c in self.cases],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RunResult":
+        schema = d.get("schema")
+        if schema != SCHEMA_VERSION:
+            raise ValueError(f"results schema {schema!r} is not {SCHEMA_VERSION!r}")
+        return cls(
+            cases=tuple(CaseResult.from_dict(c) for c in d.get("cases") or ()),
+            model=d.get("model") or {}, versions=d.get("versions") or {}, device=d.get("device", "cpu"),
+            started=d.get("started", ""), duration=d.get("duration", 0.0), gate=d.get("gate"),
+            baseline=d.get("baseline"), schema=schema,
+        )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "RunResult":
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Write JSON next to ``path`` and rename it into place, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, indent=1, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
