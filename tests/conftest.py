@@ -1,0 +1,27 @@
+"""Shared pytest fixtures (no tests here)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `import tinymodels` works without a package
+
+from tinymodels import build_tiny_checkpoint  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Factory: ``tiny_checkpoint("bert", padding_side="right", seed=0) -> Path``, built once per session."""
+    built: dict[tuple[str, int, str], Path] = {}
+
+    def make(arch: str, *, seed: int = 0, padding_side: str = "right") -> Path:
+        key = (arch, seed, padding_side)
+        if key not in built:
+            out = tmp_path_factory.mktemp(f"tiny-{arch}-{seed}-{padding_side}")
+            built[key] = build_tiny_checkpoint(arch, out, seed=seed, padding_side=padding_side)
+        return built[key]
+
+    return make
