@@ -1,0 +1,11 @@
+"""The HTML audit report: ``index.html``, one page per case and ``results.json``.
+
+Plain data in, files out: no torch or transformers here.
+"""
+from __future__ import annotations
+
+from qaaudit.report.compare import CaseComparison, classify, compare_runs
+from qaaudit.report.names import case_filename
+from qaaudit.report.writer import render_case, write_report
+
+__all__ = ["write_report", "render_case", "CaseComparison", "classify", "compare_runs", "case_filename"]

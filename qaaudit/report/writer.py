@@ -1,0 +1,148 @@
+"""Write the HTML report and ``results.json`` for a run, atomically.
+
+Everything is rendered into a temporary sibling of the report directory, which
+then takes the old one's place: with one atomic exchange where the kernel
+offers it (Linux ``renameat2(RENAME_EXCHANGE)``), else with two renames. A run
+that dies half-way leaves the previous report as it was, never a half-written
+index.
+"""
+from __future__ import annotations
+
+import base64
+import ctypes
+import errno
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+from markupsafe import Markup
+
+from qaaudit import __version__
+from qaaudit.errors import InvalidArgument
+from qaaudit.explanation import _plain  # the same JSON-safe conversion results.json's readers expect
+from qaaudit.results import RunResult, write_json_atomic
+
+from . import heatmap, view
+from .compare import CaseComparison, normalize_comparison
+from .names import case_filename
+
+__all__ = ["write_report", "render_case", "MARKER", "CASES_DIR"]
+
+MARKER = ".qaaudit-report"   # proves a directory is ours to replace
+CASES_DIR = "cases"
+
+
+def _env() -> jinja2.Environment:
+    # Autoescape on for every template, whatever its name: all text in a report is untrusted.
+    return jinja2.Environment(loader=jinja2.PackageLoader("qaaudit.report", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+
+
+def _script() -> tuple[str, str]:
+    js = resources.files("qaaudit.report").joinpath("templates", "filter.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
+    return js, f"'sha256-{digest}'"
+
+
+def _baseline_label(run: RunResult, comparison: Any) -> str:
+    base_model = comparison.model if isinstance(comparison, RunResult) else (run.baseline or {})
+    name = base_model.get("name") or base_model.get("path") if isinstance(base_model, Mapping) else None
+    return f"baseline ({name})" if name else "baseline"
+
+
+def render_case(case_view: Mapping[str, Any], *, env: jinja2.Environment | None = None) -> str:
+    """One case page (links assume it lives in ``cases/`` below the index)."""
+    env = env or _env()
+    return env.get_template("case.html").render(
+        **case_view, legend_items=heatmap.legend(), script_src="'none'", qaaudit_version=__version__)
+
+
+def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any = None) -> Path | None:
+    """Write ``index.html``, ``cases/*.html`` and ``results.json`` into ``out_dir``; return the index path.
+
+    ``comparison``: None, the baseline's RunResult, or a mapping node id ->
+    ``CaseComparison`` / ``{"status": ..., "baseline": CaseResult | dict}``.
+    A run without cases writes nothing and returns None.
+    """
+    if not run.cases:
+        return None
+    out_dir = Path(out_dir).resolve()
+    _check_replaceable(out_dir)
+    comp = normalize_comparison(comparison, run)
+    label = _baseline_label(run, comparison)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    try:
+        _render_into(tmp, run, comp, label)
+        _swap_into_place(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)   # the new tree on failure, the old one after an exchange
+    return out_dir / "index.html"
+
+
+def _render_into(root: Path, run: RunResult, comp: dict[str, CaseComparison] | None, label: str) -> None:
+    env = _env()
+    (root / CASES_DIR).mkdir()
+    pages = {c.nodeid: f"{CASES_DIR}/{case_filename(c.nodeid, c.case_id)}" for c in run.cases}
+    for c in run.cases:
+        page = render_case(view.case_view(c, comparison=comp.get(c.nodeid) if comp else None, run=run,
+                                          baseline_label=label), env=env)
+        (root / pages[c.nodeid]).write_text(page, encoding="utf-8")
+    write_json_atomic(root / "results.json", _plain(run.to_dict()))
+    js, src = _script()
+    index = env.get_template("index.html").render(
+        **view.index_view(run, pages, comp, baseline_label=label), script=Markup(js), script_src=src,
+        qaaudit_version=__version__)
+    (root / "index.html").write_text(index, encoding="utf-8")
+    (root / MARKER).write_text(run.schema + "\n", encoding="utf-8")
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse to replace a directory that holds anything but an earlier report (e.g. ``--qaaudit-report .``)."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise InvalidArgument(f"report directory {out_dir} exists and is not a directory; choose another path")
+    if (out_dir / MARKER).is_file() or not any(out_dir.iterdir()):
+        return
+    raise InvalidArgument(f"report directory {out_dir} holds files that are not a qaaudit report; "
+                          "choose an empty or new directory (the report replaces the whole directory)")
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap_into_place(new: Path, target: Path) -> None:
+    """Put ``new`` at ``target``; afterwards ``new`` holds the old report (or nothing)."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if _exchange(new, target):
+        return
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    os.rename(old, new)   # so the caller's clean-up removes the old report
