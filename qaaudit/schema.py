@@ -1,0 +1,542 @@
+"""The shape of an audit file, written once: it validates loaded YAML and exports JSON Schema.
+
+Each field of the format is declared here with its type, range and a short
+description (the ``AUDIT`` table). ``check`` walks the positioned YAML from
+``qaaudit.loader`` and reports every problem at its ``file:line:col``;
+``audit_schema()`` turns the same table into JSON Schema (draft 2020-12) for
+editors. Meaning that spans several fields (a gold answer must occur in the
+context, ids are unique, defaults merge into cases) lives in ``qaaudit.spec``.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from qaaudit.errors import SpecError
+from qaaudit.loader import Mark, YList, YMap
+
+__all__ = [
+    "INVALID",
+    "Problems",
+    "Shape",
+    "Text",
+    "Number",
+    "Boolean",
+    "Choice",
+    "Nullable",
+    "Field",
+    "Record",
+    "ListOf",
+    "AnyOf",
+    "did_you_mean",
+    "perturbation_names",
+    "FALLBACK_PERTURBATIONS",
+    "PROPERTIES",
+    "METHODS",
+    "BASELINES",
+    "PERTURBATION_PARAMS",
+    "AUDIT",
+    "audit_schema",
+]
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# Used until qaaudit.strategies exists; it then owns the list.
+FALLBACK_PERTURBATIONS = (
+    "distractor", "reorder", "typos", "whitespace", "punctuation", "case", "rephrase", "rename_entity",
+    "change_number",
+)
+PROPERTIES = ("invariance", "directional", "attribution_stability")
+# Captum's integration methods for IntegratedGradients.
+METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+BASELINES = ("pad", "zero", "mask", "unk")
+# Perturbation parameters and the perturbations they belong to (None: every perturbation).
+PERTURBATION_PARAMS: Mapping[str, tuple[str, ...] | None] = {
+    "max_edits": None,
+    "sentences": ("distractor",),
+    "entity": ("rename_entity",),
+    "names": ("rename_entity",),
+    "entity_type": ("rename_entity",),
+    "number": ("change_number",),
+}
+
+
+class _Invalid:
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Any = _Invalid()  # what a check returns for a value it reported as wrong
+
+
+def perturbation_names() -> tuple[str, ...]:
+    """The perturbations ``qaaudit.strategies`` offers (a fixed list until that module exists)."""
+    try:
+        from qaaudit.strategies import PERTURBATIONS  # lazy: strategies pulls in hypothesis
+    except ImportError:
+        return FALLBACK_PERTURBATIONS
+    return tuple(PERTURBATIONS)
+
+
+def did_you_mean(value: str, choices: Sequence[str]) -> str:
+    """`` did you mean 'x'?`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" did you mean {close[0]!r}?" if close else ""
+
+
+@dataclass
+class Problems:
+    """Collects every problem of a file, so that one run shows them all."""
+
+    path: str
+    errors: list[SpecError] = field(default_factory=list)
+
+    def add(self, message: str, mark: Mark | None, hint: str | None = None) -> None:
+        self.errors.append(SpecError(message, path=self.path, line=mark.line if mark else None,
+                                     col=mark.col if mark else None, hint=hint))
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, YMap):
+        return "a mapping"
+    if isinstance(value, YList):
+        return "a list"
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value)
+
+
+class Shape:
+    """One kind of value in the format."""
+
+    label = "a value"
+    doc = ""
+
+    def accepts(self, value: Any) -> bool:  # coarse kind test used to pick an AnyOf branch
+        return True
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        raise NotImplementedError
+
+    def json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def wrong(self, value: Any, mark: Mark, where: str, problems: Problems, hint: str | None = None) -> Any:
+        problems.add(f"{where} must be {self.label}, got {_show(value)}", mark, hint)
+        return INVALID
+
+
+@dataclass
+class Text(Shape):
+    """A string. Unquoted YAML numbers, booleans and dates are taken as the text written."""
+
+    nonempty: bool = True
+    label = "text"
+
+    def accepts(self, value: Any) -> bool:
+        return not isinstance(value, (YMap, YList)) and value is not None
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        if not isinstance(value, str):
+            if mark.raw is None or isinstance(value, (YMap, YList)) or value is None:
+                return self.wrong(value, mark, where, problems, hint="write the text in quotes")
+            value = mark.raw  # `answer: 1997` means the text "1997", `answer: no` the text "no"
+        if self.nonempty and not value.strip():
+            problems.add(f"{where} must be non-empty text, got {value!r}", mark, "write some text here")
+            return INVALID
+        return value
+
+    def json(self) -> dict[str, Any]:
+        return {"type": "string", **({"minLength": 1} if self.nonempty else {})}
+
+
+@dataclass
+class Number(Shape):
+    """A number in a range; ``integer`` for counts."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    integer: bool = False
+    hint: str | None = None
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        kind = "a whole number" if self.integer else "a number"
+        if self.lo is not None and self.hi is not None:
+            return f"{kind} in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}]"
+        if self.lo is not None:
+            return f"{kind} {'>' if self.lo_open else '>='} {self.lo:g}"
+        return kind
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        ok = self.accepts(value) and math.isfinite(value)
+        if ok and self.integer and value != int(value):
+            ok = False
+        if ok and self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            ok = False
+        if ok and self.hi is not None and value > self.hi:
+            ok = False
+        if not ok:
+            return self.wrong(value, mark, where, problems, self.hint)
+        return int(value) if self.integer else float(value)
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "integer" if self.integer else "number"}
+        if self.lo is not None:
+            out["exclusiveMinimum" if self.lo_open else "minimum"] = self.lo
+        if self.hi is not None:
+            out["maximum"] = self.hi
+        return out
+
+
+class Boolean(Shape):
+    label = "true or false"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        return value if isinstance(value, bool) else self.wrong(value, mark, where, problems)
+
+    def json(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+
+@dataclass
+class Choice(Shape):
+    """One of a fixed set of names (``values`` may be a function, for lists owned elsewhere)."""
+
+    values: Sequence[str] | Callable[[], Sequence[str]]
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.values() if callable(self.values) else self.values)
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return "one of " + ", ".join(self.names())
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        names = self.names()
+        if isinstance(value, str) and value in names:
+            return value
+        if isinstance(value, str):
+            problems.add(f"{where} {value!r} is not {self.label};{did_you_mean(value, names)}".rstrip(";"),
+                         mark, f"use one of: {', '.join(names)}")
+            return INVALID
+        return self.wrong(value, mark, where, problems, f"use one of: {', '.join(names)}")
+
+    def json(self) -> dict[str, Any]:
+        return {"enum": list(self.names())}
+
+
+@dataclass
+class Nullable(Shape):
+    inner: Shape
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"{self.inner.label} or null"
+
+    def accepts(self, value: Any) -> bool:
+        return value is None or self.inner.accepts(value)
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        return None if value is None else self.inner.check(value, mark, where, problems)
+
+    def json(self) -> dict[str, Any]:
+        return {"anyOf": [self.inner.json(), {"type": "null"}]}
+
+
+@dataclass(frozen=True)
+class Field:
+    shape: Shape
+    doc: str = ""
+    required: bool = False
+
+
+@dataclass
+class Record(Shape):
+    """A mapping with known keys; an unknown key gets a "did you mean" suggestion."""
+
+    fields: Mapping[str, Field]
+    what: str = "mapping"
+    doc: str = ""
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"a mapping ({self.what})"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, YMap)
+
+    def fit(self, value: YMap) -> int:
+        """How many of the value's keys this record knows (to pick among mapping shapes)."""
+        return sum(1 for k in value if k in self.fields)
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        if not isinstance(value, YMap):
+            return self.wrong(value, mark, where, problems)
+        out = YMap(mark=value.mark)
+        known = list(self.fields)
+        for key, item in value.items():
+            spec = self.fields.get(key) if isinstance(key, str) else None
+            if spec is None:
+                problems.add(f"unknown key {key!r} in {where or 'the top level'};{did_you_mean(key, known)}".rstrip(";"),
+                             value.key_mark(key), f"valid keys here: {', '.join(known)}")
+                continue
+            checked = spec.shape.check(item, value.value_mark(key), _join(where, key), problems)
+            out.key_marks[key] = value.key_mark(key)
+            out.value_marks[key] = value.value_mark(key)
+            out[key] = checked
+        for key, spec in self.fields.items():
+            if spec.required and key not in value:
+                problems.add(f"{where or 'the top level'} is missing the required key {key!r}", value.mark,
+                             f"add `{key}:` ({spec.doc or spec.shape.label})")
+        return out
+
+    def json(self) -> dict[str, Any]:
+        props = {}
+        for key, spec in self.fields.items():
+            props[key] = dict(spec.shape.json())
+            if spec.doc:
+                props[key]["description"] = spec.doc
+        out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+        required = [k for k, s in self.fields.items() if s.required]
+        if required:
+            out["required"] = required
+        if self.doc:
+            out["description"] = self.doc
+        return out
+
+
+@dataclass
+class ListOf(Shape):
+    item: Shape
+    min_items: int = 0
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"a list of {self.item.label}" if self.min_items == 0 else f"a non-empty list of {self.item.label}"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, YList)
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        if not isinstance(value, YList):
+            return self.wrong(value, mark, where, problems)
+        if len(value) < self.min_items:
+            problems.add(f"{where} must hold at least {self.min_items} item(s), got an empty list",
+                         value.mark, f"add at least one item under `{where.rsplit('.', 1)[-1]}:`")
+        out = YList(mark=value.mark)
+        for i, item in enumerate(value):
+            out.append(self.item.check(item, value.item_mark(i), f"{where}[{i}]", problems))
+            out.item_marks.append(value.item_mark(i))
+        return out
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "array", "items": self.item.json()}
+        if self.min_items:
+            out["minItems"] = self.min_items
+        return out
+
+
+@dataclass
+class AnyOf(Shape):
+    """Several accepted shapes, told apart by the kind of value (text, mapping, list, ...)."""
+
+    options: Sequence[Shape]
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return " or ".join(o.label for o in self.options)
+
+    def accepts(self, value: Any) -> bool:
+        return any(o.accepts(value) for o in self.options)
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        fits = [o for o in self.options if o.accepts(value)]
+        if not fits:
+            return self.wrong(value, mark, where, problems)
+        if len(fits) > 1 and isinstance(value, YMap):
+            fits.sort(key=lambda o: -o.fit(value) if isinstance(o, Record) else 0)
+        return fits[0].check(value, mark, where, problems)
+
+    def json(self) -> dict[str, Any]:
+        return {"anyOf": [o.json() for o in self.options]}
+
+
+def _join(where: str, key: Any) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+# ---------------------------------------------------------------------------------------------
+# The audit format. Ranges are named once here and drive both validation and JSON Schema.
+FRACTION = Number(0, 1, hint="a fraction between 0 and 1: write 0.3 for 30%")
+PROB_DIFF = Number(-1, 1, hint="a difference of two probabilities, between -1 and 1")
+DELTA = Number(0, hint="a tolerance on the convergence delta: 0 or more")
+COUNT = Number(1, integer=True, hint="a whole number, at least 1")
+OFFSET = Number(0, integer=True, hint="a character offset: a whole number, 0 or more")
+PERCENT = Number(0, 100, lo_open=True, hint="a percentage in (0, 100]: write 20 for the top 20%")
+NORMALIZATION = Choice(("auto", "squad", "korquad"))
+POSITION = Choice(("start", "end", "both"))
+MASS = Choice(("positive", "absolute"))
+
+GOLD = Record({
+    "text": Field(Text(), "the answer, exactly as written in the context", required=True),
+    "start": Field(OFFSET, "character offset of the answer in the context"),
+}, what="text and start")
+ANSWER = AnyOf([Text(), GOLD])
+
+TARGET = AnyOf([
+    Choice(("answer", "question")),
+    Record({"text": Field(Text(), "a literal text of the context (every occurrence counts)", required=True)},
+           what="text"),
+    Record({"start": Field(OFFSET, "first character in the context", required=True),
+            "end": Field(OFFSET, "character after the last one (exclusive)", required=True)},
+           what="start and end"),
+])
+
+
+def _span_record(what: str, doc: str) -> Record:
+    return Record({
+        "target": Field(TARGET, "answer | question | {text: ...} | {start: .., end: ..}"),
+        "share": Field(FRACTION, f"share of the attribution mass: {doc}"),
+        "top_k": Field(COUNT, "check membership among the k most attributed tokens"),
+        "mass": Field(MASS, "positive (default): share of the positive mass; absolute: of |attribution|"),
+        "position": Field(POSITION, "which target logit's attribution: start, end or both (default)"),
+    }, what=what)
+
+
+FOCUS = _span_record("target, share, top_k, mass, position", ">= this")
+AVOID = _span_record("target, share, top_k, mass, position", "<= this")
+
+
+def _family(record: Record) -> AnyOf:
+    # `prediction: true` asks for the family with the file's default thresholds; false turns it off.
+    return AnyOf([Boolean(), record])
+
+
+PREDICTION = Record({
+    "exact_match": Field(Boolean(), "the prediction must match a gold answer after normalisation"),
+    "f1": Field(FRACTION, "F1 against the best gold answer >= this"),
+    "offsets": Field(Boolean(), "the predicted character span must equal a gold span"),
+    "min_confidence": Field(FRACTION, "the answer's score >= this"),
+}, what="exact_match, f1, offsets, min_confidence")
+COMPLETENESS = Record({
+    "abs_delta": Field(DELTA, "|delta| <= this"),
+    "rel_delta": Field(DELTA, "|delta| / |F(x) - F(baseline)| <= this"),
+}, what="abs_delta, rel_delta")
+FAITHFULNESS = Record({
+    "comprehensiveness": Field(PROB_DIFF, "p(orig) - p(without top tokens) >= this"),
+    "sufficiency": Field(PROB_DIFF, "p(orig) - p(only top tokens) <= this"),
+    "top_percent": Field(PERCENT, "how many context tokens count as top, in % (default 20)"),
+}, what="comprehensiveness, sufficiency, top_percent")
+
+
+def _expect(in_case: bool) -> Record:
+    # In `defaults.expect` each family is one mapping of default thresholds; a case may also say
+    # `focus: true` (defaults only) or give several focus/avoid mappings in a list.
+    fields = {"prediction": Field(_family(PREDICTION), "exact match / F1 / offsets / confidence")}
+    if in_case:
+        fields["unanswerable"] = Field(Boolean(), "the model must return no answer")
+    fields["focus"] = Field(AnyOf([Boolean(), FOCUS, ListOf(FOCUS, 1)]) if in_case else FOCUS,
+                            "attribution concentrates on a span")
+    fields["avoid"] = Field(AnyOf([AVOID, ListOf(AVOID, 1)]) if in_case else AVOID,
+                            "attribution stays off a span")
+    fields["completeness"] = Field(_family(COMPLETENESS), "integrated-gradients convergence delta")
+    fields["faithfulness"] = Field(_family(FAITHFULNESS), "ERASER comprehensiveness and sufficiency")
+    return Record(fields, what=", ".join(fields))
+
+
+ROBUSTNESS = Record({
+    "perturbation": Field(AnyOf([Choice(perturbation_names), ListOf(Choice(perturbation_names), 1)]),
+                          "one perturbation or a list applied together", required=True),
+    "property": Field(Choice(PROPERTIES), "invariance (default), directional or attribution_stability"),
+    "name": Field(Text(), "name of the check in the node id (default: the perturbations)"),
+    "examples": Field(COUNT, "how many perturbed examples hypothesis tries"),
+    "f1": Field(FRACTION, "invariance: F1 >= this (default: exact match)"),
+    "exact_match": Field(Boolean(), "invariance: exact match required"),
+    "against": Field(Choice(("prediction", "gold")), "invariance: compare with the original prediction or gold"),
+    # perturbation parameters (qaaudit.strategies.PARAM_KEYS), given beside the check's settings
+    "max_edits": Field(COUNT, "most edits in one example (default 3)"),
+    "sentences": Field(ListOf(Text(), 1), "distractor: sentences to insert instead of the templates"),
+    "entity": Field(Text(), "rename_entity: the text to rename everywhere (default: the gold answer)"),
+    "names": Field(ListOf(Text(), 1), "rename_entity: replacement names to choose from"),
+    "entity_type": Field(Choice(("person", "place", "organization")), "rename_entity: built-in name pool"),
+    "number": Field(Text(), "change_number: the number to change (default: one in the gold answer)"),
+    "top_k": Field(COUNT, "attribution_stability: size of the top-token sets"),
+    "overlap": Field(FRACTION, "attribution_stability: overlap of the top-k sets >= this"),
+    "xfail": Field(Text(), "expected failure, with the reason"),
+    "skip": Field(Text(), "skip this check, with the reason"),
+}, what="perturbation, property, examples, ...")
+
+ATTRIBUTION = Record({
+    "steps": Field(Nullable(COUNT), "integration steps; null: adaptive until the target delta is met"),
+    "target": Field(Record({"abs_delta": Field(Nullable(DELTA)), "rel_delta": Field(Nullable(DELTA))},
+                           what="abs_delta, rel_delta"), "completeness target of adaptive steps"),
+    "max_steps": Field(COUNT, "upper bound of adaptive steps"),
+    "method": Field(Choice(METHODS), "Captum integration method"),
+    "baseline": Field(Choice(BASELINES), "reference input"),
+    "sub_embeddings": Field(Boolean(), "also attribute word/position/type embeddings"),
+    "layers": Field(Boolean(), "also compute layer conductance"),
+    "autocast": Field(Nullable(AnyOf([Boolean(), Choice(("bfloat16", "float16"))])), "mixed precision"),
+}, what="steps, target, max_steps, method, baseline, ...")
+
+_RUN = {
+    "max_answer_len": Field(COUNT, "longest answer in tokens (pipeline default 15)"),
+    "handle_impossible_answer": Field(Boolean(), "let the null answer win (SQuAD 2.0 models)"),
+    "max_seq_len": Field(Nullable(COUNT), "window length in tokens (null: the model's)"),
+    "doc_stride": Field(Nullable(COUNT), "overlap of windows in tokens (null: the pipeline's)"),
+}
+
+DEFAULTS = Record({
+    "attribution": Field(ATTRIBUTION, "integrated-gradients settings"),
+    **_RUN,
+    "expect": Field(_expect(False), "default thresholds of each expectation family"),
+    "robustness": Field(ListOf(ROBUSTNESS), "robustness checks applied to every case"),
+}, what="attribution, expect, robustness, max_answer_len, ...")
+
+CASE = Record({
+    "id": Field(Text(), "unique name of the case (the pytest node id)", required=True),
+    "question": Field(Text(), required=True),
+    "context": Field(Text(), required=True),
+    "answer": Field(ANSWER, "the gold answer: text, or {text, start}"),
+    "answers": Field(ListOf(ANSWER, 1), "several acceptable gold answers"),
+    "unanswerable": Field(Boolean(), "the context holds no answer"),
+    "tags": Field(ListOf(Text()), "pytest markers"),
+    "xfail": Field(Text(), "expected failure, with the reason"),
+    "skip": Field(Text(), "skip the case, with the reason"),
+    "normalization": Field(NORMALIZATION, "answer normalisation for EM/F1"),
+    "expect": Field(_expect(True), "what must hold"),
+    "robustness": Field(ListOf(ROBUSTNESS), "property-based robustness checks"),
+    "attribution": Field(ATTRIBUTION, "overrides of the file's attribution settings"),
+    **_RUN,
+}, what="id, question, context, answer, expect, ...", doc="one audited question")
+
+AUDIT = Record({
+    "model": Field(Text(), "path or hub id (the command line's --qaaudit-model wins)"),
+    "normalization": Field(NORMALIZATION, "auto (default): KorQuAD's for Hangul, else SQuAD's"),
+    "defaults": Field(DEFAULTS, "settings and thresholds for every case"),
+    "cases": Field(ListOf(CASE, 1), required=True),
+}, what="model, normalization, defaults, cases", doc="a qaaudit audit file")
+
+
+def audit_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of audit files, for editors (yaml-language-server)."""
+    schema = AUDIT.json()
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": "https://qaaudit.dev/schema/audit.json",
+            "title": "qaaudit audit file", **schema}
