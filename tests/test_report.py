@@ -10,7 +10,8 @@ import pytest
 
 from qaaudit.errors import InvalidArgument
 from qaaudit.explanation import Answer, Explanation, TargetAttribution, WordAttribution
-from qaaudit.report import CaseComparison, case_filename, classify, compare_runs, write_report
+from qaaudit import gate
+from qaaudit.report import case_filename, write_report
 from qaaudit.report import writer as writer_mod
 from qaaudit.report.heatmap import color
 from qaaudit.report.view import context_parts, text_diff
@@ -209,27 +210,42 @@ def test_gate_block(run, tmp_path):
     assert "qaaudit gate: PASSED" in html
 
 
-def test_comparison(run, tmp_path):
-    base_cases = [make_case(c.nodeid, "passed" if c.case_id == "wrong" else "failed" if c.case_id == "capital"
-                            else c.outcome, answer="Paris" if "ko" not in c.path else "서울은",
-                            context=c.context, question=c.question) for c in run.cases]
-    baseline = make_run(base_cases)
-    baseline = RunResult(cases=baseline.cases, model={"name": "released-qa"})
-    comp = compare_runs(baseline, run)
-    assert comp["audits/facts.audit.yaml::wrong"].status == "regression"
-    assert comp["audits/facts.audit.yaml::capital"].status == "fix"
+def baseline_for(run: RunResult) -> RunResult:
+    """The released model: passed "wrong" (so it regressed), failed "capital" (so it is fixed)."""
+    flip = {"wrong": "passed", "capital": "failed"}
+    cases = [make_case(c.nodeid, flip.get(c.case_id, c.outcome), answer=c.gold[0], context=c.context,
+                       question=c.question) for c in run.cases]
+    return RunResult(cases=tuple(cases), model={"name": "released-qa"})
+
+
+def test_comparison_from_baseline_run(run, tmp_path):
     out = tmp_path / "r"
-    html = read(write_report(run, out, comparison=baseline))
+    html = read(write_report(run, out, comparison=baseline_for(run)))
     statuses = re.findall(r'<tr class="cmp-([\w-]+)">', html)
-    assert statuses[0] == "regression" and statuses[1] == "fix"
-    assert "released-qa" in html
+    assert statuses[:2] == ["pass-fail", "fail-pass"] and len(statuses) == len(run.cases)
+    assert "regression" in html and "released-qa" in html
     page = read(out / "cases" / case_filename("audits/facts.audit.yaml::wrong", "wrong"))
+    # both models' heatmaps side by side
     assert 'class="cols compare"' in page and page.count('class="target-start"') == 2
-    # a hand-made mapping works too
-    mapping = {c.nodeid: {"status": "pass->pass", "baseline": c.to_dict()} for c in run.cases}
-    assert write_report(run, out, comparison=mapping)
-    assert classify(None, run.cases[0]) == "new"
-    with pytest.raises(ValueError):
+    assert page.count("heatmap-main") == 1
+
+
+def test_comparison_from_gate_and_from_mapping(run, tmp_path):
+    base = baseline_for(run)
+    comp = gate.compare(run, base)
+    out = tmp_path / "r"
+    html = read(write_report(run, out, comparison=comp))   # statuses and numbers only
+    assert re.findall(r'<tr class="cmp-([\w-]+)">', html)[0] == "pass-fail"
+    page = read(out / "cases" / case_filename("audits/facts.audit.yaml::wrong", "wrong"))
+    assert page.count('class="target-start"') == 1
+    write_report(run, out, comparison=comp, baseline=base)   # with the baseline's heatmaps
+    page = read(out / "cases" / case_filename("audits/facts.audit.yaml::wrong", "wrong"))
+    assert page.count('class="target-start"') == 2
+    mapping = {c.nodeid: {"status": "regression" if c.case_id == "xf" else "pass->pass", "baseline": c.to_dict()}
+               for c in run.cases}
+    html = read(write_report(run, out, comparison=mapping))
+    assert re.findall(r'<tr class="cmp-([\w-]+)">', html)[0] == "pass-fail"
+    with pytest.raises(ValueError, match="bogus"):
         write_report(run, out, comparison={run.cases[0].nodeid: {"status": "bogus"}})
 
 

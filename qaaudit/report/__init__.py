@@ -4,8 +4,8 @@ Plain data in, files out: no torch or transformers here.
 """
 from __future__ import annotations
 
-from qaaudit.report.compare import CaseComparison, classify, compare_runs
+from qaaudit.report.compare import CaseComparison
 from qaaudit.report.names import case_filename
 from qaaudit.report.writer import render_case, write_report
 
-__all__ = ["write_report", "render_case", "CaseComparison", "classify", "compare_runs", "case_filename"]
+__all__ = ["write_report", "render_case", "CaseComparison", "case_filename"]

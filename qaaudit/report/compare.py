@@ -1,67 +1,58 @@
-"""Baseline-versus-candidate classification of cases, as the report shows it.
+"""Baseline versus candidate, arranged for the report.
 
-The report accepts a ready comparison (per node id: status and the baseline's
-CaseResult) or a baseline RunResult, which it classifies with ``compare_runs``.
+The classification itself is the gate's (``qaaudit.gate.compare``), so that the
+terminal, ``results.json`` and the report never disagree on what a regression
+is. This module only pairs each status with the baseline's CaseResult, whose
+attributions the case page draws next to the candidate's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from qaaudit import gate
 from qaaudit.results import CaseResult, RunResult
 
-__all__ = ["CaseComparison", "STATUS_ORDER", "classify", "compare_runs", "normalize_comparison"]
+__all__ = ["CaseComparison", "STATUS_ORDER", "STATUS_ALIASES", "status_label", "normalize_comparison"]
 
-# Regressions first: they are what blocks a release.
-STATUS_ORDER = ("regression", "fix", "fail->fail", "new", "removed", "skipped", "pass->pass")
+STATUS_ORDER = gate.STATUSES            # regressions ("pass->fail") first
+STATUS_ALIASES = {"regression": "pass->fail", "fix": "fail->pass", "removed": "missing", "skipped": "not compared"}
+_LABELS = {"pass->fail": "regression", "fail->pass": "fix"}
+
+
+def status_label(status: str) -> str:
+    """``pass->fail`` reads as "regression", ``fail->pass`` as "fix"; the rest as they are."""
+    return _LABELS.get(status, status)
 
 
 @dataclass(frozen=True)
 class CaseComparison:
-    """One case on both models: ``status`` is one of ``STATUS_ORDER``; ``baseline`` may be absent."""
+    """One node id on both models: a status of ``gate.STATUSES``, the baseline's record and the gate's numbers."""
 
     status: str
     baseline: CaseResult | None = None
+    change: gate.CaseChange | None = None
 
 
-def _state(c: CaseResult | None) -> str | None:
-    if c is None:
-        return None
-    if c.outcome == "skipped":
-        return "skip"
-    return "pass" if c.passed else "fail"
+def _from_gate(comp: gate.Comparison, baseline: RunResult | None) -> dict[str, CaseComparison]:
+    base = {c.nodeid: c for c in baseline.cases} if baseline else {}
+    return {ch.nodeid: CaseComparison(ch.status, base.get(ch.nodeid), ch) for ch in comp.cases}
 
 
-def classify(baseline: CaseResult | None, candidate: CaseResult | None) -> str:
-    """pass->pass, fail->fail, regression (pass->fail), fix (fail->pass), new, removed or skipped."""
-    b, c = _state(baseline), _state(candidate)
-    if b is None:
-        return "new"
-    if c is None:
-        return "removed"
-    if "skip" in (b, c):
-        return "skipped"
-    return {("pass", "pass"): "pass->pass", ("fail", "fail"): "fail->fail",
-            ("pass", "fail"): "regression", ("fail", "pass"): "fix"}[(b, c)]
-
-
-def compare_runs(baseline: RunResult, candidate: RunResult) -> dict[str, CaseComparison]:
-    """Classify every candidate case against the baseline case with the same node id."""
-    base = {c.nodeid: c for c in baseline.cases}
-    out = {c.nodeid: CaseComparison(classify(base.get(c.nodeid), c), base.get(c.nodeid)) for c in candidate.cases}
-    seen = {c.nodeid for c in candidate.cases}
-    out.update({n: CaseComparison("removed", b) for n, b in base.items() if n not in seen})
-    return out
-
-
-def normalize_comparison(comparison: Any, candidate: RunResult) -> dict[str, CaseComparison] | None:
-    """Accept None, a baseline RunResult, or a mapping node id -> CaseComparison / dict."""
+def normalize_comparison(comparison: Any, candidate: RunResult,
+                         baseline: RunResult | None = None) -> dict[str, CaseComparison] | None:
+    """Accept None, the baseline's RunResult, a ``gate.Comparison`` (with ``baseline`` for its heatmaps),
+    or a mapping node id -> ``CaseComparison`` / ``{"status": ..., "baseline": CaseResult | dict}``.
+    """
     if comparison is None:
-        return None
+        return _from_gate(gate.compare(candidate, baseline), baseline) if baseline is not None else None
     if isinstance(comparison, RunResult):
-        return compare_runs(comparison, candidate)
+        return _from_gate(gate.compare(candidate, comparison), comparison)
+    if isinstance(comparison, gate.Comparison):
+        return _from_gate(comparison, baseline)
     if not isinstance(comparison, Mapping):
-        raise TypeError(f"comparison must be a RunResult or a mapping, not {type(comparison).__name__}")
+        raise TypeError(f"comparison must be a RunResult, a gate.Comparison or a mapping, "
+                        f"not {type(comparison).__name__}")
     out = {}
     for nodeid, item in comparison.items():
         if isinstance(item, CaseComparison):
@@ -70,8 +61,9 @@ def normalize_comparison(comparison: Any, candidate: RunResult) -> dict[str, Cas
         base = item.get("baseline")
         if isinstance(base, Mapping):
             base = CaseResult.from_dict(base)
-        status = item.get("status")
+        status = STATUS_ALIASES.get(item.get("status"), item.get("status"))
         if status not in STATUS_ORDER:
-            raise ValueError(f"comparison status {status!r} for {nodeid!r} is not one of {STATUS_ORDER}")
+            raise ValueError(f"comparison status {item.get('status')!r} for {nodeid!r} is not one of "
+                             f"{STATUS_ORDER} (or {tuple(STATUS_ALIASES)})")
         out[nodeid] = CaseComparison(status, base)
     return out

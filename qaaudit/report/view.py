@@ -15,7 +15,7 @@ from qaaudit.explanation import Explanation, TargetAttribution
 from qaaudit.results import OUTCOMES, CaseResult, RunResult, Verdict
 
 from . import heatmap
-from .compare import STATUS_ORDER, CaseComparison
+from .compare import STATUS_ORDER, CaseComparison, status_label
 
 __all__ = ["EXPECTATION_ORDER", "OUTCOME_ORDER", "context_parts", "gold_spans", "case_view", "index_view",
            "key_numbers", "text_diff"]
@@ -275,7 +275,7 @@ def case_view(case: CaseResult, *, comparison: CaseComparison | None = None,
         bpred = base.prediction if base and base.prediction else (bexpl.answer.to_dict() if bexpl else None)
         bspan = (bpred["start"], bpred["end"]) if bpred and bpred.get("end") and bpred.get("text") else None
         view["comparison"] = {
-            "status": comparison.status, "label": baseline_label, "baseline": base,
+            "status": comparison.status, "status_label": status_label(comparison.status), "label": baseline_label, "baseline": base,
             "numbers": key_numbers(base) if base else None, "prediction": _answer(bpred) if bpred else None,
             "attribution": attribution_view(bexpl, gold_spans(base.context, base.gold, bspan)) if base else None,
             "verdicts": verdict_rows(base) if base else [],
@@ -305,17 +305,28 @@ def index_view(run: RunResult, pages: Mapping[str, str], comparison: Mapping[str
         rows.append({"case": c, "page": pages[c.nodeid], "numbers": key_numbers(c),
                      "states": expectation_states(c, families),
                      "prediction": (c.prediction or {}).get("text"),
-                     "status": comp.status if comp else ""})
+                     "status": comp.status if comp else "",
+                     "status_label": status_label(comp.status) if comp else ""})
     comp_rows = []
     if comparison:
         cur = {c.nodeid: c for c in run.cases}
         for nodeid, comp in comparison.items():
             cand, base = cur.get(nodeid), comp.baseline
-            cn, bn = (key_numbers(cand) if cand else {}), (key_numbers(base) if base else {})
-            diff = {k: (cn[k] - bn[k]) if cn.get(k) is not None and bn.get(k) is not None else None
-                    for k in ("em", "f1", "confidence")}
-            comp_rows.append({"nodeid": nodeid, "status": comp.status, "page": pages.get(nodeid),
-                              "candidate": cand, "baseline": base, "diff": diff})
+            if comp.change is not None:   # the gate's own numbers, so report and terminal agree
+                ch = comp.change
+                diff = {"em": ch.em_change, "f1": ch.f1_change, "confidence": ch.confidence_change,
+                        "focus": ch.focus_change}
+            else:
+                cn, bn = (key_numbers(cand) if cand else {}), (key_numbers(base) if base else {})
+                diff = {k: (cn[k] - bn[k]) if cn.get(k) is not None and bn.get(k) is not None else None
+                        for k in ("em", "f1", "confidence")}
+                diff["focus"] = None
+            comp_rows.append({"nodeid": nodeid, "status": comp.status, "label": status_label(comp.status),
+                              "page": pages.get(nodeid), "candidate": cand, "baseline": base, "diff": diff,
+                              "candidate_outcome": cand.outcome if cand else (comp.change.candidate_outcome
+                                                                             if comp.change else None),
+                              "baseline_outcome": base.outcome if base else (comp.change.baseline_outcome
+                                                                            if comp.change else None)})
         comp_rows.sort(key=lambda r: (STATUS_ORDER.index(r["status"]), r["nodeid"]))
     status_counts = Counter(r["status"] for r in comp_rows)
     gate = dict(run.gate) if run.gate is not None else None
@@ -325,5 +336,5 @@ def index_view(run: RunResult, pages: Mapping[str, str], comparison: Mapping[str
         "tags": sorted(by_tag), "present_outcomes": [o for o in OUTCOME_ORDER if run.totals.get(o)],
         "gate": gate, "gate_extra": {k: v for k, v in (gate or {}).items() if k not in ("passed", "reasons")},
         "comparison": comp_rows, "baseline_label": baseline_label,
-        "status_counts": [(s, status_counts[s]) for s in STATUS_ORDER if status_counts.get(s)],
+        "status_counts": [(s, status_label(s), status_counts[s]) for s in STATUS_ORDER if status_counts.get(s)],
     }

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import jinja2
 from markupsafe import Markup
 
-from qaaudit import __version__
+from qaaudit import __version__, gate
 from qaaudit.errors import InvalidArgument
 from qaaudit.explanation import _plain  # the same JSON-safe conversion results.json's readers expect
 from qaaudit.results import RunResult, write_json_atomic
@@ -51,9 +51,14 @@ def _script() -> tuple[str, str]:
     return js, f"'sha256-{digest}'"
 
 
-def _baseline_label(run: RunResult, comparison: Any) -> str:
-    base_model = comparison.model if isinstance(comparison, RunResult) else (run.baseline or {})
-    name = base_model.get("name") or base_model.get("path") if isinstance(base_model, Mapping) else None
+def _baseline_label(run: RunResult, comparison: Any, baseline: RunResult | None) -> str:
+    if isinstance(comparison, RunResult):
+        model = comparison.model
+    elif isinstance(comparison, gate.Comparison):
+        model = comparison.baseline_model
+    else:
+        model = baseline.model if baseline is not None else run.baseline
+    name = (model.get("name") or model.get("path")) if isinstance(model, Mapping) else None
     return f"baseline ({name})" if name else "baseline"
 
 
@@ -64,10 +69,12 @@ def render_case(case_view: Mapping[str, Any], *, env: jinja2.Environment | None 
         **case_view, legend_items=heatmap.legend(), script_src="'none'", qaaudit_version=__version__)
 
 
-def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any = None) -> Path | None:
+def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any = None,
+                 baseline: RunResult | None = None) -> Path | None:
     """Write ``index.html``, ``cases/*.html`` and ``results.json`` into ``out_dir``; return the index path.
 
-    ``comparison``: None, the baseline's RunResult, or a mapping node id ->
+    ``comparison``: None, the baseline's RunResult, a ``gate.Comparison`` (pass the
+    baseline's RunResult as ``baseline`` to draw its heatmaps), or a mapping node id ->
     ``CaseComparison`` / ``{"status": ..., "baseline": CaseResult | dict}``.
     A run without cases writes nothing and returns None.
     """
@@ -75,8 +82,8 @@ def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any 
         return None
     out_dir = Path(out_dir).resolve()
     _check_replaceable(out_dir)
-    comp = normalize_comparison(comparison, run)
-    label = _baseline_label(run, comparison)
+    comp = normalize_comparison(comparison, run, baseline)
+    label = _baseline_label(run, comparison, baseline)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
     try:
