@@ -46,6 +46,7 @@ __all__ = [
     "choose_particle",
     "word_diff",
     "map_span",
+    "normalize_answers",
 ]
 
 PERTURBATIONS: tuple[str, ...] = (
@@ -61,6 +62,7 @@ PARAM_KEYS: Mapping[str, str] = {
     "names": "rename_entity: replacement names to choose from (list of str)",
     "entity_type": "rename_entity: built-in name pool: person | place | organization (default person)",
     "number": "change_number: the number to change (default: a number inside the gold answer)",
+    "replacement": "rename_entity / change_number: the one new name or number to use",
 }
 
 Answers = tuple[tuple[str, int], ...]
@@ -106,7 +108,7 @@ class Perturbed:
     def from_case(cls, question: str, context: str, answers: Sequence[tuple[str, int]]) -> "Perturbed":
         """The unedited case; raises InvalidArgument when an answer is not at its start."""
         checked = []
-        for text, start in answers:
+        for text, start in normalize_answers(context, answers):
             if context[start:start + len(text)] != text:
                 raise InvalidArgument(
                     f"gold answer {text!r} is not at character {start} of the context "
@@ -164,6 +166,15 @@ def map_span(edits: Sequence[Edit], target: str, start: int, end: int) -> tuple[
             continue
         span = _remap(span[0], span[1], ed.start, ed.end, len(ed.after))
     return span
+
+
+def normalize_answers(context: str, answers: Sequence[Any]) -> list[tuple[str, int]]:
+    """``(text, start)`` pairs from pairs or objects with ``.text``/``.start`` (a None start: first occurrence)."""
+    out = []
+    for a in answers:
+        text, start = (a[0], a[1]) if isinstance(a, (tuple, list)) else (a.text, getattr(a, "start", None))
+        out.append((str(text), context.find(str(text)) if start is None else int(start)))
+    return out
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -460,10 +471,7 @@ def check_applicable(perturbation: str, question: str, context: str,
         hint = f"did you mean {close[0]!r}? " if close else ""
         return (f"unknown perturbation {perturbation!r}; {hint}valid perturbations are: "
                 + ", ".join(PERTURBATIONS))
-    unknown = sorted(set(params) - set(PARAM_KEYS))
-    if unknown:
-        return (f"unknown robustness param(s) {', '.join(map(repr, unknown))}; valid params are: "
-                + ", ".join(PARAM_KEYS))
+    # other keys (the check's property, thresholds, ...) may ride along: they are not ours to judge
     try:
         base = Perturbed.from_case(question, context, answers)
     except InvalidArgument as exc:
@@ -745,12 +753,22 @@ def _rephrase(d: _Draws, p: Perturbed, lang: str, params: Mapping[str, Any]) -> 
     return p.replace("rephrase", "question", s, e, new)
 
 
+def _guess_type(question: str) -> str:
+    """The name pool that fits the question: a place for where-questions, else a person."""
+    if re.search(r"\b(where|city|capital|country|place)\b|어디|도시|수도|나라", question, re.I):
+        return "place"
+    return "person"
+
+
 def _rename_entity(d: _Draws, p: Perturbed, lang: str, params: Mapping[str, Any]) -> Perturbed | None:
     entity = params.get("entity")
     entity = str(entity) if entity is not None else (p.answers[0][0] if p.answers else "")
     if not _occurrences(p.context, entity):
         return None  # already renamed by an earlier step of the same example
-    names = params.get("names") or _NAMES[lang][params.get("entity_type", "person")]
+    if params.get("replacement") is not None:
+        names = [params["replacement"]]
+    else:
+        names = params.get("names") or _NAMES[lang][params.get("entity_type") or _guess_type(p.question)]
     names = [str(n) for n in names if str(n) != entity and str(n) not in p.context]
     if not names:
         return None
@@ -762,6 +780,10 @@ def _change_number(d: _Draws, p: Perturbed, lang: str, params: Mapping[str, Any]
     if not numbers:
         return None
     old = d.choice(numbers)
+    if params.get("replacement") is not None:
+        if str(params["replacement"]) == old:
+            return None
+        return _replace_all(p, "change_number", old, str(params["replacement"]))
     new = _new_number(old, 1 + d.index(30), d.flag(), p.context)
     return _replace_all(p, "change_number", old, new)
 
