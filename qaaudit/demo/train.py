@@ -1,0 +1,231 @@
+"""Train the demo model from scratch: ``python -m qaaudit.demo.train [--out DIR] [--steps N]``.
+
+Generates the data (qaaudit.demo.data), trains a WordPiece tokenizer on it, trains a small
+ElectraForQuestionAnswering on 2 CPU threads with fixed seeds, and writes a ``save_pretrained``
+directory (config, model.safetensors, tokenizer files) plus ``train_log.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import ElectraConfig, ElectraForQuestionAnswering, ElectraTokenizerFast
+
+from qaaudit.demo import demo_model_path
+from qaaudit.demo.data import Example, alphabet, generate, segmented_corpus
+
+__all__ = ["SPECIALS", "train_tokenizer", "encode_examples", "build_model", "main"]
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # [PAD] = 0 (the notebook's IG baseline token)
+MAX_LEN = 192
+# what follows a value in the Korean templates (particles, copula, counters)
+KO_SUFFIXES = ("은", "는", "이", "가", "을", "를", "과", "와", "으로", "로", "의", "에", "에서", "이다", "다", "인",
+               "년", "명", "월", "일", "인조")
+SEED = 13
+
+
+def train_tokenizer(texts: Sequence[str], vocab_size: int = 6000) -> ElectraTokenizerFast:
+    """A cased WordPiece tokenizer whose vocabulary holds every character the generator can produce."""
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    # no lowercasing and no accent stripping: NFD accent stripping would split Hangul syllables into jamo
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                                strip_accents=False, lowercase=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    chars = sorted(alphabet())
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, initial_alphabet=chars,
+                                        limit_alphabet=len(chars) + 50, show_progress=False)
+    tok.train_from_iterator(texts, trainer=trainer)
+    # every character both word-initial and as a continuation piece, so unseen names never become [UNK];
+    # particles and endings also as continuations (광주 ##에서); nothing longer, so no piece crosses a boundary
+    vocab = tok.get_vocab()
+    extra = [p for c in chars if not c.isspace() for p in (c, "##" + c)]
+    extra += ["##" + t for t in KO_SUFFIXES]
+    for piece in extra:
+        if piece not in vocab:
+            vocab[piece] = len(vocab)
+    tok.model = models.WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix="##")
+    cls, sep = vocab["[CLS]"], vocab["[SEP]"]
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    tok.decoder = decoders.WordPiece(prefix="##")
+    # tokenizer_object: ElectraTokenizerFast(vocab_file=...) ignores the vocabulary in transformers 5
+    return ElectraTokenizerFast(tokenizer_object=tok, do_lower_case=False, strip_accents=False,
+                                tokenize_chinese_chars=True, unk_token="[UNK]", sep_token="[SEP]",
+                                pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]",
+                                model_max_length=512)
+
+
+def encode_examples(tokenizer: ElectraTokenizerFast, examples: Sequence[Example], max_len: int = MAX_LEN
+                    ) -> dict[str, np.ndarray]:
+    """Token ids (unpadded, object array) and start/end labels; unanswerable or truncated answers -> [CLS] (0)."""
+    enc = tokenizer([e.question for e in examples], [e.context for e in examples], truncation="only_second",
+                    max_length=max_len, return_offsets_mapping=True)
+    starts, ends, ids, tts = [], [], [], []
+    for i, e in enumerate(examples):
+        offsets, seq = enc["offset_mapping"][i], enc.sequence_ids(i)
+        s_tok = e_tok = 0
+        if e.answers:
+            text, a = e.answers[0]
+            b = a + len(text)
+            for t, (o, sid) in enumerate(zip(offsets, seq)):
+                if sid != 1:
+                    continue
+                if o[0] <= a < o[1]:
+                    s_tok = t
+                if o[0] < b <= o[1]:
+                    e_tok = t
+            if not (s_tok and e_tok):
+                s_tok = e_tok = 0  # answer cut off by truncation
+        starts.append(s_tok)
+        ends.append(e_tok)
+        ids.append(enc["input_ids"][i])
+        tts.append(enc["token_type_ids"][i])
+    return {"input_ids": ids, "token_type_ids": tts, "start": np.array(starts), "end": np.array(ends)}
+
+
+def _batches(feats: dict, order: Sequence[int], batch_size: int):
+    for k in range(0, len(order), batch_size):
+        idx = order[k:k + batch_size]
+        L = max(len(feats["input_ids"][i]) for i in idx)
+        ids = torch.zeros(len(idx), L, dtype=torch.long)
+        tt = torch.zeros(len(idx), L, dtype=torch.long)
+        for r, i in enumerate(idx):
+            n = len(feats["input_ids"][i])
+            ids[r, :n] = torch.tensor(feats["input_ids"][i])
+            tt[r, :n] = torch.tensor(feats["token_type_ids"][i])
+        yield (ids, tt, (ids != 0).long(), torch.as_tensor(feats["start"][idx]), torch.as_tensor(feats["end"][idx]))
+
+
+def build_model(vocab_size: int) -> ElectraForQuestionAnswering:
+    config = ElectraConfig(vocab_size=vocab_size, embedding_size=128, hidden_size=128, num_hidden_layers=4,
+                           num_attention_heads=4, intermediate_size=512, max_position_embeddings=512,
+                           type_vocab_size=2, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+                           pad_token_id=0)
+    return ElectraForQuestionAnswering(config)
+
+
+@torch.no_grad()
+def _argmax_em(model, feats: dict, batch_size: int = 128, max_answer_len: int = 20) -> float:
+    """Token-level exact match of the best span (or [CLS] when it scores higher): a cheap dev signal."""
+    model.eval()
+    hits = 0
+    order = list(range(len(feats["start"])))
+    for ids, tt, am, s, e in _batches(feats, order, batch_size):
+        out = model(input_ids=ids, token_type_ids=tt, attention_mask=am)
+        sl, el = out.start_logits, out.end_logits
+        ctx = (tt == 1) & (am == 1)
+        sl_c = sl.masked_fill(~ctx, -1e4)
+        el_c = el.masked_fill(~ctx, -1e4)
+        L = ids.shape[1]
+        band = torch.triu(torch.ones(L, L, dtype=torch.bool)) & ~torch.triu(torch.ones(L, L, dtype=torch.bool),
+                                                                             max_answer_len)
+        scores = (sl_c[:, :, None] + el_c[:, None, :]).masked_fill(~band, -1e9)
+        best = scores.flatten(1).argmax(1)
+        ps, pe = best // L, best % L
+        best_score = scores.flatten(1).max(1).values
+        null = sl[:, 0] + el[:, 0]
+        ps = torch.where(null > best_score, 0, ps)
+        pe = torch.where(null > best_score, 0, pe)
+        hits += int(((ps == s) & (pe == e)).sum())
+    model.train()
+    return hits / len(order)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=demo_model_path())
+    ap.add_argument("--n-train", type=int, default=60000)
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+
+    t0 = time.time()
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+
+    train = generate("train", args.n_train, seed=0)
+    dev = generate("dev", 1000, seed=0)
+    tokenizer = train_tokenizer(segmented_corpus("train", args.n_train, seed=0))
+    ftrain, fdev = encode_examples(tokenizer, train), encode_examples(tokenizer, dev)
+    model = build_model(len(tokenizer))
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"data+tokenizer {time.time() - t0:.0f}s, vocab {len(tokenizer)}, params {n_params}", flush=True)
+
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [{"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+               "weight_decay": 0.01},
+              {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+               "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+    warmup = max(1, args.steps // 12)
+
+    def lr_at(step: int) -> float:  # linear warmup, cosine decay to 5%
+        if step < warmup:
+            return (step + 1) / warmup
+        p = (step - warmup) / max(1, args.steps - warmup)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    # length-bucketed shuffling: similar lengths per batch keep padding (and CPU time) low
+    g = random.Random(SEED)
+    lengths = [len(x) for x in ftrain["input_ids"]]
+    log: list[dict] = []
+    model.train()
+    step, running = 0, 0.0
+    while step < args.steps:
+        order = list(range(len(lengths)))
+        g.shuffle(order)
+        chunks = [sorted(order[k:k + args.batch_size * 50], key=lengths.__getitem__)
+                  for k in range(0, len(order), args.batch_size * 50)]
+        batches = [c[k:k + args.batch_size] for c in chunks for k in range(0, len(c), args.batch_size)]
+        g.shuffle(batches)
+        for idx in batches:
+            if step >= args.steps:
+                break
+            ids, tt, am, s, e = next(_batches(ftrain, idx, len(idx)))
+            out = model(input_ids=ids, token_type_ids=tt, attention_mask=am, start_positions=s, end_positions=e)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            running += float(out.loss.detach())
+            step += 1
+            if step % 100 == 0:
+                rec = {"step": step, "loss": round(running / 100, 4), "lr": sched.get_last_lr()[0],
+                       "elapsed_s": round(time.time() - t0)}
+                running = 0.0
+                if step % 500 == 0 or step == args.steps:
+                    rec["dev_em_tokens"] = round(_argmax_em(model, fdev), 4)
+                log.append(rec)
+                print(json.dumps(rec), flush=True)
+
+    model.eval()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.out, safe_serialization=True)
+    tokenizer.save_pretrained(args.out)
+    wall = time.time() - t0
+    summary = {"command": "python -m qaaudit.demo.train", "wall_time_s": round(wall), "steps": args.steps,
+               "batch_size": args.batch_size, "lr": args.lr, "n_train": args.n_train, "threads": args.threads,
+               "seed": SEED, "max_len": MAX_LEN, "params": n_params, "vocab_size": len(tokenizer),
+               "final_dev_em_tokens": log[-1].get("dev_em_tokens") if log else None, "log": log}
+    (args.out / "train_log.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    print(f"saved to {args.out} in {wall:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
