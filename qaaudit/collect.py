@@ -1,0 +1,148 @@
+"""pytest collection of audit files: one File per ``*.audit.yaml``, one Item per case and robustness check.
+
+Spec errors are found at collection and shown as one error item at the file's
+bad line, so the other audit files still run (a genuine collection error would
+stop the whole session).
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from qaaudit.errors import ExpectationFailed, QAAuditError, SpecError
+
+__all__ = ["AuditFile", "CaseItem", "RobustnessItem", "InvalidAuditItem", "is_audit_file", "DEFAULT_PATTERNS"]
+
+DEFAULT_PATTERNS = ("*.audit.yaml", "*.audit.yml")
+_MARKER_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_audit_file(path: Path, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(path.name, p) for p in patterns)
+
+
+def _marker_name(tag: str) -> str:
+    """Tags become markers; -m needs Python identifiers, so other characters turn into '_'."""
+    name = re.sub(r"\W", "_", tag)
+    return name if _MARKER_OK.match(name) else f"tag_{name}"
+
+
+class AuditFile(pytest.File):
+    """An audit YAML file."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from qaaudit.spec import load_audit
+
+        try:
+            audit = load_audit(self.path)
+        except SpecError as exc:
+            yield InvalidAuditItem.from_parent(self, name="<invalid audit file>", error=exc)
+            return
+        self.audit = audit
+        for case in audit.cases:
+            for tag in case.tags:
+                self.config.addinivalue_line("markers", f"{_marker_name(tag)}: qaaudit tag {tag!r}")
+            yield CaseItem.from_parent(self, name=case.id, case=case, audit=audit)
+            for check in case.robustness:
+                yield RobustnessItem.from_parent(self, name=f"{case.id}::robust[{check.name}]", case=case,
+                                                 audit=audit, check=check)
+
+
+class _AuditItemBase(pytest.Item):
+    """Shared behaviour of audit items: markers from tags, location at the YAML line, compact failures."""
+
+    def __init__(self, *, case: Any, audit: Any, check: Any = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.case = case
+        self.audit = audit
+        self.check = check
+        self.outcome_data: Any = None
+        for tag in case.tags:
+            self.add_marker(_marker_name(tag))
+        # a robustness check's own skip/xfail wins over its case's
+        skip = getattr(check, "skip", None) or case.skip
+        xfail = getattr(check, "xfail", None) or (case.xfail if check is None else None)
+        if skip:
+            self.add_marker(pytest.mark.skip(reason=skip))
+        if xfail:
+            self.add_marker(pytest.mark.xfail(reason=xfail, raises=ExpectationFailed, strict=False))
+
+    @property
+    def line(self) -> int:
+        return int(self.case.line)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.line - 1, f"{self.path.name}:{self.line}::{self.name}"
+
+    def _session(self) -> Any:
+        from qaaudit.plugin import get_session
+
+        return get_session(self.config)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, QAAuditError):
+            loc = f"{self.path.name}:{self.line}"
+            return f"{loc}: case {self.case.id!r}\n{excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+
+class CaseItem(_AuditItemBase):
+    """One case: predict, explain when needed, check every expectation."""
+
+    def runtest(self) -> None:
+        from qaaudit.render import failure_message
+
+        start = time.perf_counter()
+        outcome = self._session().run_case(self.case, self.audit)
+        outcome.duration = time.perf_counter() - start
+        self.outcome_data = outcome
+        if outcome.failed:
+            raise ExpectationFailed(failure_message(self.case, outcome), outcome.failed)
+
+
+class RobustnessItem(_AuditItemBase):
+    """One robustness check of a case, driven by hypothesis."""
+
+    @property
+    def line(self) -> int:
+        return int(getattr(self.check, "line", None) or self.case.line)
+
+    def runtest(self) -> None:
+        from qaaudit.render import robustness_message
+
+        start = time.perf_counter()
+        outcome = self._session().run_robustness(self.case, self.audit, self.check,
+                                                 max_examples=self.config.getoption("qaaudit_examples"))
+        outcome.duration = time.perf_counter() - start
+        self.outcome_data = outcome
+        if outcome.failed:
+            raise ExpectationFailed(robustness_message(self.case, self.check, outcome), outcome.failed)
+
+
+class InvalidAuditItem(pytest.Item):
+    """Stands for an audit file that failed validation; errors at setup with the spec message."""
+
+    def __init__(self, *, error: SpecError, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.error = error
+        self.outcome_data = None
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        line = (self.error.line or 1) - 1
+        return self.path, line, self.error.location
+
+    def setup(self) -> None:
+        raise self.error
+
+    def runtest(self) -> None:  # pragma: no cover - setup always raises
+        raise self.error
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, SpecError):
+            return f"invalid audit file: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)

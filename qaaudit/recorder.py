@@ -1,0 +1,215 @@
+"""Turns pytest reports of audit items into result records, then writes the report and applies the gate.
+
+Each item's data rides on its pytest report as a plain dict (``report.qaaudit``),
+so under pytest-xdist the workers' results reach the controller, which alone
+writes the report, once, at the end.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from qaaudit.errors import QAAuditError
+from qaaudit.results import CaseResult, RunResult, Verdict
+
+__all__ = ["Recorder", "item_payload"]
+
+
+def _verdicts(outcome: Any) -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    return [asdict(v) for v in outcome.verdicts]
+
+
+def _side(outcome: Any) -> dict[str, Any]:
+    exp = outcome.explanation
+    return {
+        "verdicts": _verdicts(outcome),
+        "prediction": outcome.prediction.to_dict() if outcome.prediction is not None else None,
+        "explanation": exp.to_dict() if exp is not None else None,
+        "robustness": dict(outcome.robustness) if outcome.robustness else None,
+        "model": outcome.model_name,
+        "duration": getattr(outcome, "duration", 0.0),
+    }
+
+
+def item_payload(item: Any) -> dict[str, Any]:
+    """The JSON-able facts of an audit item that its report carries to the controller."""
+    case = getattr(item, "case", None)
+    rel = item.nodeid.split("::", 1)[0]
+    payload: dict[str, Any] = {"nodeid": item.nodeid, "path": rel}
+    if case is None:  # an invalid audit file
+        err = getattr(item, "error", None)
+        payload.update(line=getattr(err, "line", None) or 1, case_id=item.name, kind="invalid")
+        return payload
+    check = getattr(item, "check", None)
+    payload.update(
+        line=item.line, case_id=case.id, kind="robustness" if check is not None else "case",
+        check_name=check.name if check is not None else None,
+        tags=list(case.tags), question=case.question, context=case.context,
+        gold=[a.text for a in case.answers], unanswerable=bool(case.unanswerable),
+        xfail_reason=getattr(case, "xfail", None) or "",
+    )
+    outcome = getattr(item, "outcome_data", None)
+    if outcome is not None:
+        payload["candidate"] = _side(outcome)
+        if outcome.baseline is not None:
+            payload["baseline"] = _side(outcome.baseline)
+    return payload
+
+
+def _outcome_of(report: Any) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.when != "call" and report.failed:
+        return "error"
+    return report.outcome  # passed | failed | skipped
+
+
+def _case_result(payload: Mapping[str, Any], side: str, outcome: str, message: str, duration: float) -> CaseResult:
+    data = payload.get(side) or {}
+    return CaseResult(
+        nodeid=payload["nodeid"], path=payload["path"], line=int(payload.get("line") or 1),
+        case_id=str(payload.get("case_id")), outcome=outcome,
+        kind="robustness" if payload.get("kind") == "robustness" else "case",
+        check_name=payload.get("check_name"), tags=tuple(payload.get("tags") or ()),
+        verdicts=tuple(Verdict.from_dict(v) for v in data.get("verdicts") or ()),
+        question=payload.get("question", ""), context=payload.get("context", ""),
+        gold=tuple(payload.get("gold") or ()), unanswerable=bool(payload.get("unanswerable")),
+        prediction=data.get("prediction"), explanation=data.get("explanation"),
+        robustness=data.get("robustness"), message=message, duration=duration,
+        xfail_reason=payload.get("xfail_reason", ""),
+    )
+
+
+class Recorder:
+    """Collects results during the run; writes the report and decides the gate at the end."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.started = time.time()
+        self.started_iso = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.payloads: dict[str, tuple[dict[str, Any], str, str, float]] = {}
+        self.gate_text: str | None = None
+        self.report_path: Path | None = None
+        self.notes: list[str] = []
+        self.other_failures = 0  # failing tests that are not audit items: the gate never masks them
+
+    def add(self, report: Any) -> None:
+        payload = getattr(report, "qaaudit", None)
+        if payload is None:
+            if report.failed:
+                self.other_failures += 1
+            return
+        outcome = _outcome_of(report)
+        if payload.get("kind") == "invalid":
+            outcome = "error"
+        message = report.longreprtext if report.failed else ""
+        prev = self.payloads.get(payload["nodeid"])
+        # setup/call/teardown each report; keep the most telling one (a call, or a setup error/skip)
+        if prev is None or report.when == "call" or outcome in ("error",):
+            self.payloads[payload["nodeid"]] = (payload, outcome, message, getattr(report, "duration", 0.0))
+
+    # -- building the run records
+    def _run(self, side: str, model_info: Mapping[str, Any], session_info: Mapping[str, Any]) -> RunResult:
+        cases = []
+        for payload, outcome, message, duration in self.payloads.values():
+            if side == "baseline":
+                if "baseline" not in payload:
+                    continue
+                failed = any(v.get("passed") is False for v in payload["baseline"]["verdicts"])
+                outcome = "failed" if failed else "passed"
+                message = ""
+            cases.append(_case_result(payload, side if side in payload else "candidate", outcome, message, duration))
+        return RunResult(cases=tuple(cases), model=dict(model_info), versions=_versions(),
+                         device=str(session_info.get("device", "cpu")), started=self.started_iso,
+                         duration=time.time() - self.started)
+
+    def finish(self, session: Any, audit_session: Any | None) -> int | None:
+        """Write the report and evaluate the gate; returns the exit status the gate decides, if any."""
+        if not self.payloads:
+            return None
+        from qaaudit import gate as gate_mod
+
+        models = dict(audit_session.models_used) if audit_session is not None else {}
+        model_info = _model_info(models, self.payloads, "candidate")
+        device = next((m.get("device") for m in models.values()), "cpu")
+        run = self._run("candidate", model_info, {"device": device})
+        baseline_run = None
+        opt = self.config.getoption
+        try:
+            if opt("qaaudit_baseline_results"):
+                baseline_run = gate_mod.read_results(opt("qaaudit_baseline_results"), baseline=True)
+            elif any("baseline" in p for p, *_ in self.payloads.values()):
+                baseline_run = self._run("baseline", {"name": opt("qaaudit_baseline") or
+                                                      self.config.getini("qaaudit_baseline")}, {"device": device})
+            comparison = gate_mod.compare(run, baseline_run) if baseline_run is not None else None
+            overrides = {}
+            if opt("qaaudit_min_pass_rate") is not None:
+                overrides["min_pass_rate"] = opt("qaaudit_min_pass_rate")
+            config = gate_mod.load_gate_config(self.config.rootpath, overrides)
+            if config is None and comparison is not None:
+                config = gate_mod.GateConfig()  # a baseline alone gates on regressions
+            verdict = gate_mod.evaluate_gate(run, config, comparison) if config is not None else None
+        except QAAuditError as exc:
+            self.notes.append(f"qaaudit gate: ERROR\n  {exc}")
+            return 4 if session.exitstatus == 0 else None
+        if verdict is not None:
+            gate_dict = verdict.to_dict()
+            if comparison is not None:
+                gate_dict["comparison"] = comparison.to_dict()
+            run = run.with_gate(gate_dict)
+            self.gate_text = gate_mod.render_gate(verdict)
+        if comparison is not None:
+            from dataclasses import replace
+
+            run = replace(run, baseline={"model": dict(baseline_run.model), **comparison.to_dict()})
+        if not opt("qaaudit_no_report"):
+            out = Path(opt("qaaudit_report") or self.config.getini("qaaudit_report_dir") or "reports")
+            if not out.is_absolute():
+                out = self.config.rootpath / out
+            from qaaudit.report import write_report
+
+            try:
+                self.report_path = write_report(run, out, comparison=baseline_run)
+            except OSError as exc:
+                self.notes.append(f"qaaudit report: could not write {out}: {exc}")
+        if verdict is None:
+            return None
+        errors = sum(1 for _, outcome, *_ in self.payloads.values() if outcome == "error")
+        if verdict.passed and (errors or self.other_failures):
+            return 1  # broken audit files and ordinary test failures are not the gate's to forgive
+        return verdict.exit_code
+
+    def summary(self, terminal: Any) -> None:
+        if not self.payloads:
+            return
+        if self.report_path is not None:
+            terminal.write_line(f"qaaudit report: {self.report_path}")
+        for note in self.notes:
+            terminal.write_line(note)
+        if self.gate_text:
+            terminal.write_line(self.gate_text)
+
+
+def _model_info(models: Mapping[str, Mapping[str, Any]], payloads: Mapping[str, Any], side: str) -> dict[str, Any]:
+    names = {p[0].get(side, {}).get("model") for p in payloads.values() if p[0].get(side)}
+    for info in models.values():
+        if info.get("name") in names or len(models) == 1:
+            return dict(info)
+    return {"name": ", ".join(sorted(n for n in names if n)) or "unknown"}
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("qaaudit", "torch", "transformers", "captum", "pytest"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out

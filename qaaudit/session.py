@@ -1,0 +1,317 @@
+"""Session-wide state of an audit run: models loaded once, the cache, and running a case.
+
+The pytest plugin creates one :class:`AuditSession` per process (one per xdist
+worker) and hands it each case; everything heavy happens here, lazily, so that a
+pytest run without audit files never imports torch.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from qaaudit.cache import CACHE_DIRNAME, ExplanationCache, cache_key
+from qaaudit.errors import QAAuditError
+from qaaudit.explanation import Answer, Explanation
+from qaaudit.results import Verdict
+
+__all__ = ["AuditSession", "SessionOptions", "ModelPredictor", "CaseOutcome", "DEMO_MODEL"]
+
+DEMO_MODEL = "demo"  # the name that selects the embedded demo model
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Settings from the command line and ini files (the command line wins)."""
+
+    model: str | None = None            # --qaaudit-model
+    ini_model: str | None = None        # qaaudit_model
+    device: str = "auto"
+    cache: bool = True
+    cache_dir: Path = Path(CACHE_DIRNAME)
+    explain_all: bool = True            # the report needs attributions for every case
+    trust_remote_code: bool = False
+    autocast: str | None = None
+    baseline_model: str | None = None
+    predictions: Mapping[str, Any] | None = None   # id -> predicted answer (predictions file)
+
+
+@dataclass
+class CaseOutcome:
+    """What running one case produced: its verdicts and the data the report shows."""
+
+    verdicts: tuple[Verdict, ...]
+    explanation: Explanation | None
+    prediction: Answer | None
+    model_name: str
+    baseline: "CaseOutcome | None" = None
+    robustness: Mapping[str, Any] | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.passed is False)
+
+
+def _plain(x: Any) -> Any:
+    """Dataclasses and tuples to JSON-able values."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(x).items()}
+    if isinstance(x, Mapping):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def resolve_model_name(name: str | None) -> str:
+    """``demo`` (or nothing) means the embedded demo model."""
+    if name in (None, "", DEMO_MODEL):
+        from qaaudit.demo import demo_model_path
+
+        return str(demo_model_path())
+    return str(name)
+
+
+class ModelPredictor:
+    """The :class:`~qaaudit.expect.Predictor` over one loaded model and one case's settings."""
+
+    def __init__(self, session: "AuditSession", qa: Any, settings: Mapping[str, Any]) -> None:
+        self.session, self.qa, self.settings = session, qa, dict(settings)
+
+    @property
+    def _decode_kw(self) -> dict[str, Any]:
+        s = self.settings
+        return {"max_answer_len": s.get("max_answer_len", 15),
+                "handle_impossible_answer": s.get("handle_impossible_answer", False),
+                "max_seq_len": s.get("max_seq_len"), "doc_stride": s.get("doc_stride")}
+
+    def predict_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Answer]:
+        from qaaudit.explain import predict_batch
+
+        return [answers[0] for answers in predict_batch(self.qa, list(pairs), **self._decode_kw)]
+
+    def span_probability(self, question: str, context: str, start: int, end: int) -> float:
+        import numpy as np
+
+        from qaaudit.decode import masked_probabilities
+        from qaaudit.encode import encode
+        from qaaudit.explain import forward_windows
+
+        kw = self._decode_kw
+        enc = encode(self.qa.tokenizer, question, context, max_seq_len=kw["max_seq_len"] or self.qa.max_seq_len,
+                     doc_stride=kw["doc_stride"])
+        (s_logits, e_logits), = forward_windows(self.qa, [enc])
+        best = 0.0
+        ctx_seq = 1 if enc.question_first else 0
+        for w, window in enumerate(enc.windows):
+            toks = [i for i, sid in enumerate(window.sequence_ids)
+                    if sid == ctx_seq and window.offsets[i][1] > start and window.offsets[i][0] < end
+                    and window.offsets[i][1] > window.offsets[i][0]]
+            if not toks:
+                continue
+            covered_lo = min(int(window.offsets[i][0]) for i in toks)
+            covered_hi = max(int(window.offsets[i][1]) for i in toks)
+            if covered_lo > start or covered_hi < end:
+                continue  # this window holds only part of the span
+            ps = masked_probabilities(window, s_logits[w])
+            pe = masked_probabilities(window, e_logits[w])
+            best = max(best, float(ps[toks[0]] * pe[toks[-1]]))
+        return float(np.float64(best))
+
+    def explain(self, question: str, context: str) -> Explanation:
+        return self.session.explanation(self.qa, question, context, self.settings, attributions=True)
+
+
+class AuditSession:
+    """Models, cache and device for one pytest process."""
+
+    def __init__(self, options: SessionOptions, rootdir: Path) -> None:
+        self.options = options
+        self.rootdir = Path(rootdir)
+        cache_dir = options.cache_dir if options.cache_dir.is_absolute() else self.rootdir / options.cache_dir
+        self.cache = ExplanationCache(cache_dir, enabled=options.cache)
+        self._models: dict[str, Any] = {}
+        self.started = time.time()
+        self.models_used: dict[str, Mapping[str, Any]] = {}
+
+    # -- models
+    def model_name_for(self, file_model: str | None) -> str:
+        """Precedence: --qaaudit-model > the audit file's model > ini qaaudit_model > the demo model."""
+        return self.options.model or file_model or self.options.ini_model or DEMO_MODEL
+
+    def get_model(self, name: str, base_dir: Path | None = None) -> Any:
+        from qaaudit.model import load_model
+
+        path = resolve_model_name(name)
+        if base_dir is not None and not os.path.isabs(path) and (base_dir / path).exists():
+            path = str((base_dir / path).resolve())
+        if path not in self._models:
+            self._models[path] = load_model(path, device=self.options.device,
+                                            trust_remote_code=self.options.trust_remote_code)
+            qa = self._models[path]
+            self.models_used[path] = dict(qa.describe(), name=name)
+        return self._models[path]
+
+    # -- explanations, cached
+    def explanation(self, qa: Any, question: str, context: str, settings: Mapping[str, Any], *,
+                    attributions: bool) -> Explanation:
+        import qaaudit
+        from qaaudit.attribute import CompletenessTarget
+        from qaaudit.explain import explain, predict
+
+        kind = "explain" if attributions else "predict"
+        key = cache_key(model=qa.weights_hash, tokenizer=qa.tokenizer_hash, kind=kind, question=question,
+                        context=context, settings=dict(settings, device=str(qa.device)), version=qaaudit.__version__)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return Explanation.from_dict(hit)
+        s = settings
+        decode_kw = {"max_answer_len": s.get("max_answer_len", 15),
+                     "handle_impossible_answer": s.get("handle_impossible_answer", False),
+                     "max_seq_len": s.get("max_seq_len"), "doc_stride": s.get("doc_stride")}
+        if attributions:
+            target = None
+            if s.get("steps") is None:
+                t = s.get("target") or {}
+                target = CompletenessTarget(abs_delta=t.get("abs_delta"), rel_delta=t.get("rel_delta"),
+                                            max_steps=s.get("max_steps", 129))
+            exp = explain(qa, question, context, n_steps=s.get("steps"), target=target,
+                          method=s.get("method") if s.get("steps") is not None else None,
+                          baseline=s.get("baseline", "pad"), sub_embeddings=bool(s.get("sub_embeddings")),
+                          layers=bool(s.get("layers")), autocast=s.get("autocast") or self.options.autocast,
+                          **decode_kw)
+        else:
+            answers = predict(qa, question, context, top_k=1, **decode_kw)
+            exp = Explanation(question=question, context=context, answer=answers[0], answers=tuple(answers),
+                              null_score=None, tokens=(), offsets=(), segments=(), settings=dict(settings))
+        self.cache.put(key, exp.to_dict())
+        return exp
+
+    # -- one case
+    def run_case(self, case: Any, audit: Any) -> CaseOutcome:
+        from qaaudit.expect import evaluate_case
+
+        settings = case_settings(case)
+        if self.options.predictions is not None:
+            return self._run_from_predictions(case, settings)
+        name = self.model_name_for(getattr(audit, "model", None))
+        qa = self.get_model(name, base_dir=Path(audit.path).parent)
+        need = bool(case.needs_attributions) or self.options.explain_all
+        exp = self.explanation(qa, case.question, case.context, settings, attributions=need)
+        predictor = ModelPredictor(self, qa, settings)
+        verdicts = tuple(evaluate_case(case, exp, predictor=predictor, prediction=exp.answer))
+        outcome = CaseOutcome(verdicts=verdicts, explanation=exp if need else None, prediction=exp.answer,
+                              model_name=name)
+        if self.options.baseline_model:
+            bqa = self.get_model(self.options.baseline_model)
+            bexp = self.explanation(bqa, case.question, case.context, settings, attributions=need)
+            bverdicts = tuple(evaluate_case(case, bexp, predictor=ModelPredictor(self, bqa, settings),
+                                            prediction=bexp.answer))
+            outcome.baseline = CaseOutcome(verdicts=bverdicts, explanation=bexp if need else None,
+                                           prediction=bexp.answer, model_name=self.options.baseline_model)
+        return outcome
+
+    def run_robustness(self, case: Any, audit: Any, check: Any, *, max_examples: int | None = None) -> CaseOutcome:
+        """One hypothesis-driven robustness check; perturbed inputs are predicted in batches."""
+        from qaaudit.robustness import robustness_settings, run_check
+
+        if self.options.predictions is not None:
+            return CaseOutcome(verdicts=(Verdict("robustness", check.property, None, None, None, "is",
+                                                 "needs the model; skipped when auditing a predictions file",
+                                                 check.line),), explanation=None, prediction=None,
+                               model_name="predictions file")
+        settings = case_settings(case)
+        name = self.model_name_for(getattr(audit, "model", None))
+        qa = self.get_model(name, base_dir=Path(audit.path).parent)
+        predictor = ModelPredictor(self, qa, settings)
+        original = self.explanation(qa, case.question, case.context, settings,
+                                    attributions=check.property == "attribution_stability")
+        result = run_check(check, case, predictor, original=original,
+                           settings=robustness_settings(max_examples=max_examples or check.examples))
+        verdicts = tuple(result.verdicts) if getattr(result, "verdicts", None) else (
+            Verdict("robustness", check.property, None if result.n_examples == 0 else bool(result.passed),
+                    f"{len(result.failures)} of {result.n_examples} examples failed", "0 failures", "is",
+                    "", check.line),)
+        rob = {"check": check.name, "property": check.property, "perturbations": list(check.perturbations),
+               "n_examples": result.n_examples, "n_failures": len(result.failures),
+               "minimal": _plain(result.minimal), "reproduce": result.reproduce}
+        return CaseOutcome(verdicts=verdicts, explanation=None, prediction=original.answer, model_name=name,
+                           robustness=rob)
+
+    def _run_from_predictions(self, case: Any, settings: Mapping[str, Any]) -> CaseOutcome:
+        from qaaudit.expect import evaluate_case
+
+        pred = self.options.predictions.get(case.id)
+        if pred is None:
+            raise QAAuditError(f"the predictions file has no answer for case {case.id!r}")
+        text = pred.text if hasattr(pred, "text") else str(pred)
+        score = getattr(pred, "score", None)
+        start = case.context.find(text) if text else 0
+        answer = Answer(text=text, start=max(start, 0), end=max(start, 0) + len(text),
+                        score=float(score) if score is not None else 1.0,
+                        token_start=0 if text else None, token_end=0 if text else None)
+        exp = Explanation(question=case.question, context=case.context, answer=answer, answers=(answer,),
+                          null_score=None, tokens=(), offsets=(), segments=(), settings=dict(settings))
+        verdicts = tuple(evaluate_case(case, exp, predictor=None, prediction=answer))
+        verdicts = tuple(
+            v if v.passed is not None or "predictions file" in v.detail
+            else Verdict(v.expectation, v.check, None, v.measured, v.threshold, v.op,
+                         "needs the model; skipped when auditing a predictions file", v.line)
+            for v in verdicts)
+        return CaseOutcome(verdicts=verdicts, explanation=None, prediction=answer, model_name="predictions file")
+
+
+def case_settings(case: Any) -> dict[str, Any]:
+    """The attribution and decoding settings of a case as a plain dict (part of the cache key)."""
+    a = case.attribution
+    autocast = a.autocast
+    if autocast is True:
+        autocast = "bf16"
+    elif autocast is False:
+        autocast = None
+    return {
+        "steps": a.steps,
+        "target": {"abs_delta": a.abs_delta, "rel_delta": a.rel_delta},
+        "max_steps": a.max_steps,
+        "method": a.method,
+        "baseline": a.baseline,
+        "sub_embeddings": bool(a.sub_embeddings),
+        "layers": bool(a.layers),
+        "autocast": autocast,
+        "max_answer_len": case.max_answer_len,
+        "handle_impossible_answer": case.handle_impossible_answer,
+        "max_seq_len": case.max_seq_len,
+        "doc_stride": case.doc_stride,
+    }
+
+
+def build_session(config: Any) -> AuditSession:
+    """An AuditSession from pytest options and ini values (the command line wins)."""
+    opt, ini = config.getoption, config.getini
+    predictions = None
+    if opt("qaaudit_predictions"):
+        from qaaudit.predictions import load_predictions
+
+        predictions = load_predictions(opt("qaaudit_predictions"))
+    options = SessionOptions(
+        model=opt("qaaudit_model"),
+        ini_model=ini("qaaudit_model") or None,
+        device=opt("qaaudit_device") or ini("qaaudit_device") or "auto",
+        cache=bool(ini("qaaudit_cache")) and not opt("qaaudit_no_cache"),
+        explain_all=not opt("qaaudit_no_report"),
+        trust_remote_code=bool(opt("qaaudit_trust_remote_code")),
+        autocast=opt("qaaudit_autocast"),
+        baseline_model=opt("qaaudit_baseline") or ini("qaaudit_baseline") or None,
+        predictions=predictions,
+    )
+    return AuditSession(options, Path(config.rootpath))
+
+
+def clear_cache(config: Any) -> int:
+    cache = ExplanationCache(Path(config.rootpath) / CACHE_DIRNAME)
+    return cache.clear()
