@@ -1,0 +1,36 @@
+"""Prediction expectations: exact match / F1 against the best gold, offsets, confidence."""
+from __future__ import annotations
+
+from qaaudit.explanation import Answer
+from qaaudit.metrics import best_over_golds, exact_match, f1, resolve_normalization
+from qaaudit.results import Verdict
+from qaaudit.spec import Case, PredictionExpectation
+
+__all__ = ["check_prediction"]
+
+
+def check_prediction(expectation: PredictionExpectation, case: Case, answer: Answer) -> list[Verdict]:
+    """One verdict per threshold the expectation sets."""
+    golds = case.gold_texts
+    # auto: KorQuAD's normalisation when the golds (the reference) are Korean.
+    mode = resolve_normalization(case.normalization, *golds)
+    text = "" if answer.is_null else answer.text
+    detail = f"predicted {text!r} (score {answer.score:.3g}), gold {' | '.join(map(repr, golds))}; {mode}"
+    line = expectation.line
+    out = []
+    if expectation.exact_match:
+        em = best_over_golds(exact_match, text, golds, normalization=mode)
+        out.append(Verdict("prediction", "exact_match", em == 1.0, em, 1.0, "==", detail, line))
+    if expectation.f1 is not None:
+        score = best_over_golds(f1, text, golds, normalization=mode)
+        out.append(Verdict("prediction", "f1", score >= expectation.f1, score, expectation.f1, ">=", detail, line))
+    if expectation.offsets:
+        spans = case.gold_spans
+        got = (answer.start, answer.end)
+        out.append(Verdict("prediction", "offsets", not answer.is_null and got in spans,
+                           f"[{got[0]}, {got[1]})", " | ".join(f"[{s}, {e})" for s, e in spans), "in",
+                           detail, line))
+    if expectation.min_confidence is not None:
+        out.append(Verdict("prediction", "confidence", answer.score >= expectation.min_confidence,
+                           float(answer.score), expectation.min_confidence, ">=", detail, line))
+    return out
