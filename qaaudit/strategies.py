@@ -761,10 +761,12 @@ def _guess_type(question: str) -> str:
 
 
 def _rename_entity(d: _Draws, p: Perturbed, lang: str, params: Mapping[str, Any]) -> Perturbed | None:
+    if any(e.kind == "rename_entity" for e in p.edits):
+        return None  # one rename per example: a second could rename it back
     entity = params.get("entity")
     entity = str(entity) if entity is not None else (p.answers[0][0] if p.answers else "")
     if not _occurrences(p.context, entity):
-        return None  # already renamed by an earlier step of the same example
+        return None
     if params.get("replacement") is not None:
         names = [params["replacement"]]
     else:
@@ -776,6 +778,8 @@ def _rename_entity(d: _Draws, p: Perturbed, lang: str, params: Mapping[str, Any]
 
 
 def _change_number(d: _Draws, p: Perturbed, lang: str, params: Mapping[str, Any]) -> Perturbed | None:
+    if any(e.kind == "change_number" for e in p.edits):
+        return None  # one change per example: a second could undo it
     numbers = [n for n in _answer_numbers(p, params) if _occurrences(p.context, n)]
     if not numbers:
         return None
