@@ -116,13 +116,19 @@ def _by_position(m: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(out)
 
 
+def _l2(values: Sequence[float]) -> list[float]:
+    """Scale to unit L2 norm, as Captum's tutorial summarises attributions, so colours are comparable."""
+    norm = math.sqrt(sum(v * v for v in values if v is not None))
+    return [v / norm if norm and v is not None else v for v in values]
+
+
 def sub_embedding_view(expl: Explanation) -> list[dict[str, Any]]:
     out = []
     for pos, comps in sorted(_by_position(expl.sub_embeddings).items(), key=lambda kv: kv[0] != "start"):
         order = [c for c in SUB_COMPONENTS if c in comps] + sorted(c for c in comps if c not in SUB_COMPONENTS)
         out.append({"position": pos, "rows": [
             {"component": c, "attr_score": sum(v for v in comps[c] if v is not None),
-             "cells": heatmap.token_cells(expl.tokens, comps[c], expl.segments)} for c in order]})
+             "cells": heatmap.token_cells(expl.tokens, _l2(comps[c]), expl.segments)} for c in order]})
     return out
 
 
