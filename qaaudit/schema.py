@@ -337,7 +337,9 @@ class ListOf(Shape):
 
     def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
         if not isinstance(value, YList):
-            return self.wrong(value, mark, where, problems)
+            shown = mark.raw if mark.raw is not None else value
+            hint = f"write a list, e.g. [{shown}]" if not isinstance(value, YMap) else "write a list: [..., ...]"
+            return self.wrong(value, mark, where, problems, hint)
         if len(value) < self.min_items:
             problems.add(f"{where} must hold at least {self.min_items} item(s), got an empty list",
                          value.mark, f"add at least one item under `{where.rsplit('.', 1)[-1]}:`")
@@ -359,6 +361,7 @@ class AnyOf(Shape):
     """Several accepted shapes, told apart by the kind of value (text, mapping, list, ...)."""
 
     options: Sequence[Shape]
+    hint: str | None = None
 
     @property
     def label(self) -> str:  # type: ignore[override]
@@ -370,7 +373,7 @@ class AnyOf(Shape):
     def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
         fits = [o for o in self.options if o.accepts(value)]
         if not fits:
-            return self.wrong(value, mark, where, problems)
+            return self.wrong(value, mark, where, problems, self.hint or "see docs/audit-format.md for this key")
         if len(fits) > 1 and isinstance(value, YMap):
             fits.sort(key=lambda o: -o.fit(value) if isinstance(o, Record) else 0)
         return fits[0].check(value, mark, where, problems)
@@ -399,7 +402,7 @@ GOLD = Record({
     "text": Field(Text(), "the answer, exactly as written in the context", required=True),
     "start": Field(OFFSET, "character offset of the answer in the context"),
 }, what="text and start")
-ANSWER = AnyOf([Text(), GOLD])
+ANSWER = AnyOf([Text(), GOLD], hint="several acceptable answers go in `answers: [..., ...]`")
 
 TARGET = AnyOf([
     Choice(("answer", "question")),
