@@ -38,11 +38,22 @@ MARKER = ".qaaudit-report"   # proves a directory is ours to replace
 CASES_DIR = "cases"
 
 
+def _num(x: Any, digits: int = 3) -> str:
+    """Numbers at a fixed precision, "—" for missing; a filter rather than a macro: it runs once per token."""
+    if x is None:
+        return "—"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    return f"{x:.{digits}f}"
+
+
 def _env() -> jinja2.Environment:
     # Autoescape on for every template, whatever its name: all text in a report is untrusted.
-    return jinja2.Environment(loader=jinja2.PackageLoader("qaaudit.report", "templates"), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("qaaudit.report", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["num"] = _num
+    return env
 
 
 def _script() -> tuple[str, str]:
