@@ -50,7 +50,7 @@ FALLBACK_PERTURBATIONS = (
 )
 PROPERTIES = ("invariance", "directional", "attribution_stability")
 # Captum's integration methods for IntegratedGradients.
-METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "clenshaw_curtis")
 BASELINES = ("pad", "zero", "mask", "unk")
 # Perturbation parameters and the perturbations they belong to (None: every perturbation).
 PERTURBATION_PARAMS: Mapping[str, tuple[str, ...] | None] = {
@@ -481,8 +481,8 @@ ROBUSTNESS = Record({
     "names": Field(ListOf(Text(), 1), "rename_entity: replacement names to choose from"),
     "entity_type": Field(Choice(("person", "place", "organization")), "rename_entity: built-in name pool"),
     "number": Field(Text(), "change_number: the number to change (default: one in the gold answer)"),
-    "top_k": Field(COUNT, "attribution_stability: size of the top-token sets"),
-    "overlap": Field(FRACTION, "attribution_stability: overlap of the top-k sets >= this"),
+    "top_k": Field(COUNT, "attribution_stability: size of the top-token sets (default 5)"),
+    "overlap": Field(FRACTION, "attribution_stability: overlap of the top-k sets >= this (default 0.6)"),
     "xfail": Field(Text(), "expected failure, with the reason"),
     "skip": Field(Text(), "skip this check, with the reason"),
 }, what="perturbation, property, examples, ...")
@@ -496,7 +496,7 @@ ATTRIBUTION = Record({
     "baseline": Field(Choice(BASELINES), "reference input"),
     "sub_embeddings": Field(Boolean(), "also attribute word/position/type embeddings"),
     "layers": Field(Boolean(), "also compute layer conductance"),
-    "autocast": Field(Nullable(AnyOf([Boolean(), Choice(("bfloat16", "float16"))])), "mixed precision"),
+    "autocast": Field(Nullable(AnyOf([Boolean(), Choice(("bf16", "fp16", "bfloat16", "float16"))])), "mixed precision"),
 }, what="steps, target, max_steps, method, baseline, ...")
 
 _RUN = {

@@ -60,7 +60,6 @@ THRESHOLD_GROUPS: Mapping[str, tuple[str, ...]] = {
     "completeness": ("abs_delta", "rel_delta"),
     "faithfulness": ("comprehensiveness", "sufficiency"),
 }
-DEFAULT_ATTRIBUTION_STABILITY = {"top_k": 5, "overlap": 0.5}
 # Markers pytest gives a meaning of its own; a tag with one of these names would change the run.
 _RESERVED_TAGS = {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings"}
 _DIRECTIONAL = ("rename_entity", "change_number")
@@ -573,7 +572,6 @@ class _Builder:
         perts = raw["perturbation"]
         perts = tuple(perts) if isinstance(perts, list) else (perts,)
         prop = raw.get("property", "invariance")
-        extra = DEFAULT_ATTRIBUTION_STABILITY if prop == "attribution_stability" else {}
         misplaced = {"invariance": ("top_k", "overlap"), "directional": ("top_k", "overlap"),
                      "attribution_stability": ("f1", "exact_match", "against")}[prop]
         for key in misplaced:
@@ -592,7 +590,8 @@ class _Builder:
         return RobustnessSpec(
             line=mark.line, name=name, perturbations=perts, property=prop, examples=raw.get("examples"),
             f1=raw.get("f1"), exact_match=raw.get("exact_match"), against=raw.get("against", "prediction"),
-            top_k=raw.get("top_k", extra.get("top_k")), overlap=raw.get("overlap", extra.get("overlap")),
+            # unset thresholds stay None: qaaudit.robustness owns their defaults (top_k 5, overlap 0.6)
+            top_k=raw.get("top_k"), overlap=raw.get("overlap"),
             xfail=raw.get("xfail"), skip=raw.get("skip"),
             params={k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items() if k in PERTURBATION_PARAMS},
         )

@@ -124,11 +124,11 @@ def test_robustness_entries() -> None:
   answer: Auckland
   robustness:
     - {perturbation: rename_entity, property: directional, entity: Rose}
-    - {perturbation: typos, property: attribution_stability, overlap: 0.6, max_edits: 2}
+    - {perturbation: typos, property: attribution_stability, top_k: 3, max_edits: 2}
 """).cases
     rename, stab = case.robustness
     assert rename.name == "rename_entity-directional" and rename.params == {"entity": "Rose"} and rename.line == 7
-    assert stab.top_k == 5 and stab.overlap == 0.6 and stab.params == {"max_edits": 2}
+    assert stab.top_k == 3 and stab.overlap is None and stab.params == {"max_edits": 2}
     assert case.needs_attributions
 
 
