@@ -238,14 +238,14 @@ def _case(q: SquadQuestion, source_tag: str, notes: list[str]) -> dict[str, Any]
 
 def import_squad(path: str | os.PathLike, *, limit: int | None = None, seed: int | None = None,
                  articles: Sequence[str] | None = None, f1: float | None = None,
-                 progress: Callable[[int], None] | None = None) -> str:
+                 progress: Callable[[int, int], None] | None = None) -> str:
     """YAML text of an audit file holding the questions of a SQuAD / KorQuAD file.
 
     ``limit`` questions (the first ones, or a ``seed``-ed random choice kept in
     file order) from ``articles`` (titles or their tag names). Answerable
     questions get a prediction expectation (exact match, or ``f1`` >= x);
-    unanswerable ones ``unanswerable: true``. ``progress(n)`` is called as
-    questions are written.
+    unanswerable ones ``unanswerable: true``. ``progress(done, total)`` is called
+    as questions are written.
     """
     import yaml
 
@@ -265,10 +265,10 @@ def import_squad(path: str | os.PathLike, *, limit: int | None = None, seed: int
     dump = dict(allow_unicode=True, sort_keys=False, default_flow_style=False, width=100)
     notes: list[str] = []
     body: list[str] = []
-    for q in questions:
+    for done, q in enumerate(questions, start=1):
         body.append(yaml.safe_dump([_case(q, source_tag, notes)], **dump))
         if progress is not None:
-            progress(1)
+            progress(done, len(questions))
     n_articles = len({q.title for q in questions})
     header = [f"# Imported with `qaaudit import squad` from {Path(path).name} ({dataset.flavour}, version "
               f"{dataset.version or 'not given'}):",

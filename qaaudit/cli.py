@@ -1,0 +1,316 @@
+"""The ``qaaudit`` command: explain one prediction, import SQuAD, print the schema, start a project, gate a run.
+
+Exit codes: 0 success (or gate PASSED), 1 gate FAILED, 2 a usage or input
+error (printed as one ``qaaudit: error: ...`` line, never a traceback), 130
+interrupted. Heavy modules (torch, transformers) load only inside ``explain``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from qaaudit.errors import InvalidArgument, QAAuditError, SpecError
+
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_GATE_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+_PROGRESS_FROM = 500   # questions: below this an import is too quick for a bar to help
+
+
+def _out(text: str = "") -> None:
+    print(text, file=sys.stdout)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------ explain
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    # From the modules, not the package: once `qaaudit.explain` the module is imported,
+    # the package attribute of that name is the module, not the function.
+    from qaaudit.demo import demo_model_path
+    from qaaudit.explain import explain
+    from qaaudit.model import load_model
+
+    if args.steps is not None and args.steps < 1:
+        raise InvalidArgument(f"--steps {args.steps} must be >= 1 (or leave it out for adaptive steps)")
+    model_path = args.model or str(demo_model_path())
+    model = load_model(model_path, device=args.device)
+    expl = explain(model, args.question, args.context, n_steps=args.steps)
+    _out(render_explanation(expl, getattr(model, "name", model_path)))
+    if args.html:
+        _write_case_html(expl, args, getattr(model, "name", model_path))
+        _out(f"wrote {args.html}")
+    return EXIT_OK
+
+
+def render_explanation(expl: Any, model_name: str) -> str:
+    """The compact terminal view: answer, score, top-5 start/end tokens, deltas."""
+    from qaaudit.render import top_tokens_line
+
+    a = expl.answer
+    answer = "(no answer)" if a.is_null else f"{a.text!r}  [{a.start}:{a.end}]"
+    lines = [f"model:    {model_name}", f"question: {expl.question}", f"answer:   {answer}  score {a.score:.4f}"]
+    if expl.null_score is not None:
+        lines.append(f"null score: {expl.null_score:.4f}")
+    if expl.n_windows > 1:
+        lines.append(f"window:   {expl.window + 1} of {expl.n_windows}")
+    if expl.has_attributions:
+        for position in ("start", "end"):
+            lines.append(top_tokens_line(expl, position, 5))
+        deltas = []
+        for t in (expl.start, expl.end):
+            rel = f"{t.rel_delta:.3g}" if t.rel_delta != float("inf") else "inf"
+            deltas.append(f"{t.position} {t.delta:+.4g} (relative {rel}, {t.n_steps} steps)")
+        lines.append("delta:    " + "; ".join(deltas))
+    else:
+        lines.append("(no attributions for this prediction)")
+    return "\n".join(lines)
+
+
+def _write_case_html(expl: Any, args: argparse.Namespace, model_name: str) -> None:
+    from qaaudit.report import render_case
+    from qaaudit.report.view import case_view
+    from qaaudit.results import CaseResult, RunResult
+    from qaaudit.squad import write_text_atomic
+
+    case = CaseResult(nodeid="qaaudit-explain::case", path="(command line)", line=0, case_id="explain",
+                      outcome="passed", question=expl.question, context=expl.context,
+                      prediction=expl.answer.to_dict(), explanation=expl.to_dict())
+    run = RunResult(cases=(case,), model={"name": model_name})
+    write_text_atomic(args.html, render_case(case_view(case, run=run)), overwrite=True)
+
+
+# ------------------------------------------------------------------------------ import squad
+
+def _cmd_import_squad(args: argparse.Namespace) -> int:
+    from qaaudit.squad import import_squad, write_text_atomic
+
+    out = Path(args.out)
+    if out.exists() and not args.force:   # before reading a big file, not after
+        raise InvalidArgument(f"{out} already exists; choose another --out or pass --force to replace it")
+    articles = [a for group in args.articles or () for a in group.split(",") if a.strip()] or None
+    bar: list[Any] = []
+
+    def progress(done: int, total: int) -> None:
+        if total < _PROGRESS_FROM or args.quiet:
+            return
+        if not bar:
+            from tqdm import tqdm
+
+            bar.append(tqdm(total=total, unit="q", desc="importing", file=sys.stderr))
+        bar[0].update(1)
+
+    try:
+        text = import_squad(args.file, limit=args.limit, seed=args.seed, articles=articles, f1=args.f1,
+                            progress=progress)
+    finally:
+        if bar:
+            bar[0].close()
+    write_text_atomic(out, text, overwrite=args.force)
+    n = text.count("\n- id: ") + text.startswith("- id: ")
+    _out(f"wrote {n} cases to {out}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------ schema
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from qaaudit.schema import audit_schema
+
+    text = json.dumps(audit_schema(), indent=2, ensure_ascii=False)
+    if args.out:
+        from qaaudit.squad import write_text_atomic
+
+        write_text_atomic(args.out, text + "\n", overwrite=True)
+        _out(f"wrote {args.out}")
+    else:
+        _out(text)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------ init
+
+EXAMPLE_AUDIT = """\
+# An example audit: each case is one pytest item (`pytest audits/ -v`).
+# Uncomment `model:` to audit your own checkpoint (path or hub id); by default the demo model runs.
+# model: path/to/your/checkpoint
+defaults:
+  expect:
+    prediction: {f1: 0.8}         # F1 against the best gold answer
+cases:
+  - id: capital-of-france
+    question: What is the capital of France?
+    context: Paris is the capital and largest city of France. Lyon is its third-largest city.
+    answer: Paris
+    tags: [english, lookup]
+    expect:
+      prediction: {exact_match: true}
+      focus: {target: answer, share: 0.2}   # the answer's tokens carry >= 20% of the attribution
+      completeness: {abs_delta: 0.1}        # integrated gradients converged: |delta| <= 0.1
+  - id: capital-of-korea
+    question: 대한민국의 수도는 어디인가?
+    context: 대한민국의 수도는 서울이다. 부산은 두 번째로 큰 도시이다.
+    answer: 서울
+    tags: [korean, lookup]
+"""
+
+EXAMPLE_GATE = """\
+# Release gate of `pytest audits/` and `qaaudit gate reports/results.json` (see docs/gating.md).
+# Rates, EM and F1 are fractions in [0, 1]; |delta| in logit units.
+[gate]
+min_pass_rate = 0.9                 # passed / (passed + failed + errors); xfailed and skipped are left out
+# min_pass_rate_by_tag = { korean = 0.9 }
+# min_pass_rate_by_file = { "audits/example.audit.yaml" = 1.0 }
+min_mean_f1 = 0.8                   # over cases with a gold answer
+# min_mean_em = 0.7
+# max_worst_abs_delta = 0.1
+# With a baseline (--qaaudit-baseline MODEL or --qaaudit-baseline-results FILE) any regression
+# (passed on the baseline, fails now) fails the gate; accept known ones by node id:
+# allow_regressions = ["audits/example.audit.yaml::capital-of-korea"]
+"""
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from qaaudit.squad import write_text_atomic
+
+    root = Path(args.dir)
+    if root.exists() and not root.is_dir():
+        raise InvalidArgument(f"{root} is a file; give a directory to initialise")
+    files = [(root / "audits" / "example.audit.yaml", EXAMPLE_AUDIT)]
+    pyproject = root / "pyproject.toml"
+    has_pyproject_gate = pyproject.is_file() and "[tool.qaaudit.gate]" in pyproject.read_text(encoding="utf-8")
+    if has_pyproject_gate:
+        _out(f"kept   {pyproject} (it already holds [tool.qaaudit.gate]; no qaaudit.toml written)")
+    else:
+        files.append((root / "qaaudit.toml", EXAMPLE_GATE))
+    for path, text in files:
+        if path.exists():
+            _out(f"kept   {path} (exists)")
+        else:
+            write_text_atomic(path, text)
+            _out(f"wrote  {path}")
+    _out(f"next: cd {root} && pytest audits/ -v")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------ gate
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from qaaudit.gate import compare, evaluate_gate, load_gate_config, parse_override, read_results, render_gate
+
+    run = read_results(args.results)
+    overrides = dict(parse_override(s) for s in args.set or ())
+    config = load_gate_config(args.rootdir, overrides)
+    comparison = compare(run, read_results(args.baseline_results, baseline=True)) if args.baseline_results else None
+    if config is None and comparison is None:
+        raise InvalidArgument(f"no gate settings in {Path(args.rootdir).resolve()} (qaaudit.toml [gate] or "
+                           f"pyproject.toml [tool.qaaudit.gate]); add some (`qaaudit init` writes a starter), "
+                           f"pass --set KEY=VALUE, or give --baseline-results")
+    verdict = evaluate_gate(run, config, comparison)
+    if args.json:
+        _out(json.dumps({**verdict.to_dict(), **({"comparison": comparison.to_dict()} if comparison else {})},
+                        ensure_ascii=False, indent=1))
+    else:
+        _out(render_gate(verdict))
+    return EXIT_OK if verdict.passed else EXIT_GATE_FAILED
+
+
+# ------------------------------------------------------------------------------ parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qaaudit", description="Audit extractive question-answering models.",
+        epilog="exit codes: 0 ok / gate passed, 1 gate failed, 2 usage or input error. "
+               "Run the audits themselves with `pytest audits/`.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("explain", help="predict and explain one question with integrated gradients",
+                       description="Predict one answer and print its top attributed tokens and IG deltas.")
+    p.add_argument("--model", help="checkpoint path or hub id (default: the demo model)")
+    p.add_argument("--question", required=True, help="the question")
+    p.add_argument("--context", required=True, help="the passage holding the answer")
+    p.add_argument("--html", metavar="FILE", help="also write the report's case page for it to FILE")
+    p.add_argument("--steps", type=int, metavar="N", help="integration steps (default: adaptive)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    p.set_defaults(func=_cmd_explain)
+
+    imp = sub.add_parser("import", help="turn a dataset into an audit file",
+                         description="Turn a dataset into an audit file.")
+    imp_sub = imp.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    p = imp_sub.add_parser("squad", help="SQuAD v1.1 / v2.0 or KorQuAD 1.0 JSON",
+                           description="Write an audit file with the questions of a SQuAD v1.1 / v2.0 or "
+                                       "KorQuAD 1.0 JSON file: ids, every gold answer with its start, "
+                                       "unanswerable questions, tags from article titles.")
+    p.add_argument("file", help="the SQuAD-format JSON file")
+    p.add_argument("--out", required=True, metavar="PATH", help="audit file to write, e.g. audits/squad.audit.yaml")
+    p.add_argument("--limit", type=int, metavar="N", help="import N questions (default: all)")
+    p.add_argument("--seed", type=int, metavar="S", help="with --limit: a random choice of N questions, seeded")
+    p.add_argument("--articles", action="append", metavar="TITLES",
+                   help="only these articles (titles or tag names, comma-separated; repeatable)")
+    p.add_argument("--f1", type=float, metavar="X", help="expect F1 >= X instead of an exact match")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_import_squad)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of audit files",
+                       description="Print the JSON Schema of audit files (for editors, e.g. yaml-language-server).")
+    p.add_argument("--out", metavar="FILE", help="write it to FILE instead of printing")
+    p.set_defaults(func=_cmd_schema)
+
+    p = sub.add_parser("init", help="start an audits/ folder and gate settings",
+                       description="Write audits/example.audit.yaml and qaaudit.toml (gate settings) into DIR; "
+                                   "existing files are never overwritten.")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="project directory (default: .)")
+    p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser("gate", help="evaluate the release gate on a results.json",
+                       description="Evaluate the gate on the results.json of a run (offline: no model is "
+                                   "loaded). Exit 0 when it passes, 1 when it fails.")
+    p.add_argument("results", metavar="RESULTS.json", help="results.json of the candidate run")
+    p.add_argument("--baseline-results", metavar="FILE", help="results.json of the released model's run")
+    p.add_argument("--rootdir", default=".", metavar="DIR",
+                   help="where pyproject.toml / qaaudit.toml with the gate settings live (default: .)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a gate setting, e.g. min_pass_rate=0.95 or min_pass_rate_by_tag.korean=0.9")
+    p.add_argument("--json", action="store_true", help="print the verdict (and comparison) as JSON")
+    p.set_defaults(func=_cmd_gate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit code (``qaaudit`` console script)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:   # --help (0) and usage errors (2): a code, not an exception, for callers
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except SpecError as exc:
+        _err(f"qaaudit: error: {exc.render()}")
+    except QAAuditError as exc:
+        _err(f"qaaudit: error: {exc}")
+    except KeyboardInterrupt:
+        _err("qaaudit: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:   # the reader (e.g. `| head`) stopped reading: not the user's error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:   # unreadable/unwritable paths given on the command line
+        _err(f"qaaudit: error: {exc.filename or ''}: {exc.strerror or exc}")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
