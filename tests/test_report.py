@@ -311,3 +311,36 @@ def test_non_finite_numbers_become_null(run, tmp_path):
     write_report(make_run([case]), out)
     data = json.loads(read(out / "results.json"))
     assert data["cases"][0]["verdicts"][0]["measured"] is None
+
+
+def test_standalone_explanation_page():
+    from qaaudit.report import render_explanation
+
+    expl = make_explanation(EVIL + " Who?", "Kim wrote it.", "Kim")
+    html = render_explanation(expl, gold=["Kim"])
+    assert EVIL not in html and "../index.html" not in html and "Expectations" not in html
+    assert 'class="wi heatmap-main"' in html and "<script>" not in html
+
+
+def test_layer_and_sub_embedding_layouts_are_recognised():
+    from qaaudit.report.view import layer_view, sub_embedding_view
+
+    expl = make_explanation("Who?", "Kim wrote it.", "Kim")
+    n = sum(t != "[PAD]" for t in expl.tokens)
+    layers = layer_view(expl)   # stored layers x tokens (4 x L)
+    assert [b["position"] for b in layers] == ["start", "end"]
+    assert layers[0]["n_layers"] == 4 and len(layers[0]["svg"]["cells"]) == 4 * n
+    assert len(layers[0]["svg"]["cols"]) == n
+    # tokens x layers is turned the same way
+    lc = {p: tuple(zip(*m)) for p, m in expl.layer_conductance.items()}
+    flipped = Explanation.from_dict({**expl.to_dict(), "layer_conductance": {p: [list(r) for r in m]
+                                                                             for p, m in lc.items()}})
+    assert layer_view(flipped)[0]["n_layers"] == 4
+    # sub-embeddings keyed component -> position (as explain() writes them) or position -> component
+    by_comp = {c: {p: expl.sub_embeddings[p][c] for p in ("start", "end")} for c in ("position", "word", "token_type")}
+    for sub in (expl.sub_embeddings, by_comp):
+        e = Explanation.from_dict({**expl.to_dict(), "sub_embeddings": sub})
+        blocks = sub_embedding_view(e)
+        assert [b["position"] for b in blocks] == ["start", "end"]
+        assert [r["component"] for r in blocks[0]["rows"]] == ["word", "token_type", "position"]
+        assert all(len(r["cells"]) == n for r in blocks[0]["rows"])

@@ -6,6 +6,6 @@ from __future__ import annotations
 
 from qaaudit.report.compare import CaseComparison
 from qaaudit.report.names import case_filename
-from qaaudit.report.writer import render_case, write_report
+from qaaudit.report.writer import render_case, render_explanation, write_report
 
-__all__ = ["write_report", "render_case", "CaseComparison", "case_filename"]
+__all__ = ["write_report", "render_case", "render_explanation", "CaseComparison", "case_filename"]

@@ -18,21 +18,21 @@ import tempfile
 import uuid
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import jinja2
 from markupsafe import Markup
 
 from qaaudit import __version__, gate
 from qaaudit.errors import InvalidArgument
-from qaaudit.explanation import _plain  # the same JSON-safe conversion results.json's readers expect
-from qaaudit.results import RunResult, write_json_atomic
+from qaaudit.explanation import Explanation, _plain  # the same JSON-safe conversion results.json's readers expect
+from qaaudit.results import CaseResult, RunResult, write_json_atomic
 
 from . import heatmap, view
 from .compare import CaseComparison, normalize_comparison
 from .names import case_filename
 
-__all__ = ["write_report", "render_case", "MARKER", "CASES_DIR"]
+__all__ = ["write_report", "render_case", "render_explanation", "MARKER", "CASES_DIR"]
 
 MARKER = ".qaaudit-report"   # proves a directory is ours to replace
 CASES_DIR = "cases"
@@ -73,11 +73,21 @@ def _baseline_label(run: RunResult, comparison: Any, baseline: RunResult | None)
     return f"baseline ({name})" if name else "baseline"
 
 
-def render_case(case_view: Mapping[str, Any], *, env: jinja2.Environment | None = None) -> str:
-    """One case page (links assume it lives in ``cases/`` below the index)."""
+def render_case(case_view: Mapping[str, Any], *, env: jinja2.Environment | None = None,
+                standalone: bool = False) -> str:
+    """One case page; unless ``standalone``, its links assume it lives in ``cases/`` below the index."""
     env = env or _env()
     return env.get_template("case.html").render(
-        **case_view, legend_items=heatmap.legend(), script_src="'none'", qaaudit_version=__version__)
+        **case_view, legend_items=heatmap.legend(), script_src="'none'", qaaudit_version=__version__,
+        standalone=standalone)
+
+
+def render_explanation(explanation: Explanation, *, gold: Sequence[str] = (), title: str = "explain") -> str:
+    """A standalone case page for one explanation (``qaaudit explain --html``): no verdicts, no index."""
+    case = CaseResult(nodeid=title, path="", line=0, case_id=title, outcome="", question=explanation.question,
+                      context=explanation.context, gold=tuple(gold), prediction=explanation.answer.to_dict(),
+                      explanation=explanation.to_dict())
+    return render_case(view.case_view(case), standalone=True)
 
 
 def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any = None,
