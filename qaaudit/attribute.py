@@ -130,10 +130,10 @@ def quadrature(method: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         if kind == "trapezoid":
             if n < 2:
                 raise InvalidArgument("riemann_trapezoid needs n_steps >= 2")
-            a = np.linspace(0, 1, n)
-            w = np.full(n, 1.0 / (n - 1))
-            w[0] = w[-1] = 0.5 / (n - 1)
-            return a, w
+            # Captum's definition: weights 1/n with halved ends (they sum to 1 - 1/n)
+            w = np.full(n, 1.0 / n)
+            w[0] = w[-1] = 0.5 / n
+            return np.linspace(0, 1, n), w
         offsets = {"left": 0.0, "right": 1.0, "middle": 0.5}
         if kind not in offsets:
             raise InvalidArgument(f"method={method!r} is not one of {', '.join(METHODS)}")

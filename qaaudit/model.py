@@ -182,6 +182,9 @@ def load_model(
             f"save a tokenizers-backed tokenizer (tokenizer.json) with the checkpoint"
         )
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a progress bar per model load would clutter every pytest run
     kwargs: dict[str, Any] = dict(common, output_loading_info=True)
     if dtype is not None:
         kwargs["dtype"] = dtype

@@ -239,7 +239,8 @@ class AuditSession:
                     "", check.line),)
         rob = {"check": check.name, "property": check.property, "perturbations": list(check.perturbations),
                "n_examples": result.n_examples, "n_failures": len(result.failures),
-               "minimal": _plain(result.minimal), "reproduce": result.reproduce}
+               "minimal": result.minimal.to_dict() if result.minimal is not None else None,
+               "reproduce": result.reproduce}
         return CaseOutcome(verdicts=verdicts, explanation=None, prediction=original.answer, model_name=name,
                            robustness=rob)
 

@@ -1,0 +1,164 @@
+"""The attribution engine against Captum, and the properties that make its numbers trustworthy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from qaaudit import load_model
+from qaaudit.attribute import (
+    CompletenessTarget,
+    integrated_gradients,
+    layer_conductance,
+    quadrature,
+    sub_embedding_attributions,
+)
+from qaaudit.errors import InvalidArgument
+from tinymodels import ARCHS
+
+QUESTION = "로제는 어디에서 태어났습니까?"
+CONTEXT = "로제는 뉴질랜드에서 태어났다. Rose was born in New Zealand and grew up in Australia."
+
+
+def _inputs(qa):
+    enc = qa.tokenizer(QUESTION, CONTEXT, return_tensors="pt", return_special_tokens_mask=True)
+    keep = enc.pop("special_tokens_mask").bool()
+    inputs = {k: v for k, v in enc.items() if k in qa.tokenizer.model_input_names}
+    return inputs, keep
+
+
+def _captum(qa, inputs, keep, position, index, n_steps, method="gausslegendre"):
+    from captum.attr import LayerIntegratedGradients
+
+    names = [k for k in inputs if k != "input_ids"]
+
+    def forward(ids, *extra):
+        out = qa.model(input_ids=ids, **dict(zip(names, extra)))
+        return (out.start_logits if position == "start" else out.end_logits)[:, index]
+
+    ref = torch.where(keep, inputs["input_ids"], torch.full_like(inputs["input_ids"], qa.tokenizer.pad_token_id))
+    lig = LayerIntegratedGradients(forward, qa.embeddings)
+    attr, delta = lig.attribute(inputs["input_ids"], baselines=ref, additional_forward_args=tuple(inputs[n] for n in names),
+                                n_steps=n_steps, method=method, return_convergence_delta=True)
+    return attr[0].detach().numpy(), float(delta)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_equals_captum_layer_integrated_gradients(tiny_checkpoint, arch):
+    qa = load_model(tiny_checkpoint(arch), device="cpu")
+    inputs, keep = _inputs(qa)
+    n = inputs["input_ids"].shape[1]
+    s, e = n // 2, n // 2 + 2
+    run = integrated_gradients(qa, inputs, s, e, keep=keep, n_steps=20, keep_full=True)
+    for position, index in (("start", s), ("end", e)):
+        ref, ref_delta = _captum(qa, inputs, keep, position, index, 20)
+        ours = run[position]
+        scale = np.abs(ref).max()
+        assert np.abs(ours.full - ref).max() <= 1e-5 * scale
+        assert np.allclose(ours.tokens, ref.sum(-1), atol=1e-5 * scale)
+        assert ours.delta == pytest.approx(ref_delta, abs=1e-5 * max(1.0, abs(ours.f_input - ours.f_baseline)))
+
+
+@pytest.mark.parametrize("method", ["riemann_trapezoid", "riemann_left", "riemann_middle"])
+def test_equals_captum_for_other_rules(tiny_checkpoint, method):
+    qa = load_model(tiny_checkpoint("electra"), device="cpu")
+    inputs, keep = _inputs(qa)
+    run = integrated_gradients(qa, inputs, 5, 7, keep=keep, n_steps=12, method=method, keep_full=True)
+    ref, _ = _captum(qa, inputs, keep, "end", 7, 12, method=method)
+    assert np.abs(run.end.full - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("n", [9, 17, 33, 65])
+def test_clenshaw_curtis_is_exact_on_polynomials(n):
+    x, w = quadrature("clenshaw_curtis", n)
+    for degree in range(n):  # exact up to degree n-1
+        assert (w * x**degree).sum() == pytest.approx(1 / (degree + 1), abs=1e-12)
+    assert np.all(np.diff(np.sort(x)) > 0) and x.min() == 0 and x.max() == pytest.approx(1)
+
+
+def test_adaptive_steps_meet_the_target_and_reuse_nodes(tiny_checkpoint):
+    qa = load_model(tiny_checkpoint("bert"), device="cpu")
+    inputs, keep = _inputs(qa)
+    target = CompletenessTarget(abs_delta=1e-3, rel_delta=None, max_steps=257)
+    run = integrated_gradients(qa, inputs, 4, 6, keep=keep, target=target)
+    assert run.converged
+    assert abs(run.start.delta) <= 1e-3 and abs(run.end.delta) <= 1e-3
+    steps = [h[0] for h in run.history]
+    assert steps[0] == 9 and all(b == 2 * a - 1 for a, b in zip(steps, steps[1:]))  # nested levels
+    # the adaptive result agrees with a fine fixed rule
+    fine = integrated_gradients(qa, inputs, 4, 6, keep=keep, n_steps=128)
+    scale = np.abs(fine.start.tokens).max()
+    assert np.abs(run.start.tokens - fine.start.tokens).max() <= 0.02 * scale
+
+
+def test_adaptive_stops_at_max_steps(tiny_checkpoint):
+    qa = load_model(tiny_checkpoint("bert"), device="cpu")
+    inputs, keep = _inputs(qa)
+    run = integrated_gradients(qa, inputs, 4, 6, keep=keep,
+                               target=CompletenessTarget(abs_delta=0.0, rel_delta=None, max_steps=17))
+    assert not run.converged and run.n_steps == 17
+
+
+def test_sub_embedding_attributions_are_complete(tiny_checkpoint):
+    qa = load_model(tiny_checkpoint("bert"), device="cpu")
+    inputs, keep = _inputs(qa)
+    sub = sub_embedding_attributions(qa, inputs, 4, 6, keep=keep, n_steps=64)
+    assert set(sub) == {"word", "token_type", "position"}
+    ids = inputs["input_ids"]
+    ref = torch.where(keep, ids, torch.full_like(ids, qa.tokenizer.pad_token_id))
+    mods = qa.sub_embedding_modules
+    from qaaudit.attribute import _replace_output
+    import contextlib
+
+    with torch.no_grad(), contextlib.ExitStack() as stack:  # F at the all-baseline point
+        stack.enter_context(_replace_output(mods["word"], mods["word"](ref)))
+        stack.enter_context(_replace_output(mods["token_type"], mods["token_type"](torch.zeros_like(ids))))
+        stack.enter_context(_replace_output(mods["position"], mods["position"](torch.zeros_like(ids))))
+        f_base = qa.model(**inputs).start_logits[0, 4].item()
+    with torch.no_grad():
+        f_x = qa.model(**inputs).start_logits[0, 4].item()
+    total = sum(v["start"].sum() for v in sub.values())
+    assert total == pytest.approx(f_x - f_base, abs=0.02 * max(1, abs(f_x - f_base)))
+
+
+def test_layer_conductance_of_last_layer_adds_up(tiny_checkpoint):
+    qa = load_model(tiny_checkpoint("electra"), device="cpu")
+    inputs, keep = _inputs(qa)
+    cond = layer_conductance(qa, inputs, 4, 6, keep=keep, n_steps=64)
+    ig = integrated_gradients(qa, inputs, 4, 6, keep=keep, n_steps=64)
+    n_layers = qa.config.num_hidden_layers
+    assert cond["start"].shape == (n_layers, inputs["input_ids"].shape[1])
+    gap = ig.start.f_input - ig.start.f_baseline
+    # every layer's conductance sums to about F(x) - F(baseline) (Riemann error only)
+    for row in cond["start"]:
+        assert row.sum() == pytest.approx(gap, abs=0.1 * max(1.0, abs(gap)))
+
+
+def test_bf16_autocast_stays_close(tiny_checkpoint):
+    qa = load_model(tiny_checkpoint("bert"), device="cpu")
+    inputs, keep = _inputs(qa)
+    fp32 = integrated_gradients(qa, inputs, 4, 6, keep=keep, n_steps=16)
+    bf16 = integrated_gradients(qa, inputs, 4, 6, keep=keep, n_steps=16, autocast="bf16")
+    rel = np.linalg.norm(bf16.start.tokens - fp32.start.tokens) / np.linalg.norm(fp32.start.tokens)
+    assert rel < 0.1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n_steps": 0}, "n_steps=0"),
+    ({"n_steps": 4, "baseline": "noise"}, "baseline='noise'"),
+    ({"n_steps": 4, "method": "simpson"}, "method='simpson'"),
+    ({"n_steps": 4, "autocast": "int8"}, "autocast='int8'"),
+    ({"target": CompletenessTarget(), "method": "gausslegendre"}, "cannot refine adaptively"),
+])
+def test_bad_arguments(tiny_checkpoint, kwargs, match):
+    qa = load_model(tiny_checkpoint("bert"), device="cpu")
+    inputs, keep = _inputs(qa)
+    with pytest.raises(InvalidArgument, match=match):
+        integrated_gradients(qa, inputs, 1, 2, keep=keep, **kwargs)
+
+
+def test_completeness_target_validation():
+    with pytest.raises(InvalidArgument, match="abs_delta or rel_delta"):
+        CompletenessTarget(abs_delta=None, rel_delta=None)
+    with pytest.raises(InvalidArgument, match="rel_delta=-1"):
+        CompletenessTarget(rel_delta=-1)
