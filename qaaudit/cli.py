@@ -77,16 +77,10 @@ def render_explanation(expl: Any, model_name: str) -> str:
 
 
 def _write_case_html(expl: Any, args: argparse.Namespace, model_name: str) -> None:
-    from qaaudit.report import render_case
-    from qaaudit.report.view import case_view
-    from qaaudit.results import CaseResult, RunResult
+    from qaaudit.report import render_explanation as render_page
     from qaaudit.squad import write_text_atomic
 
-    case = CaseResult(nodeid="qaaudit-explain::case", path="(command line)", line=0, case_id="explain",
-                      outcome="passed", question=expl.question, context=expl.context,
-                      prediction=expl.answer.to_dict(), explanation=expl.to_dict())
-    run = RunResult(cases=(case,), model={"name": model_name})
-    write_text_atomic(args.html, render_case(case_view(case, run=run)), overwrite=True)
+    write_text_atomic(args.html, render_page(expl, title=f"explain ({model_name})"), overwrite=True)
 
 
 # ------------------------------------------------------------------------------ import squad
