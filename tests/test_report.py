@@ -344,3 +344,39 @@ def test_layer_and_sub_embedding_layouts_are_recognised():
         assert [b["position"] for b in blocks] == ["start", "end"]
         assert [r["component"] for r in blocks[0]["rows"]] == ["word", "token_type", "position"]
         assert all(len(r["cells"]) == n for r in blocks[0]["rows"])
+
+
+def test_gate_verdict_as_the_gate_writes_it(run, tmp_path):
+    base = baseline_for(run)
+    comp = gate.compare(run, base)
+    verdict = gate.evaluate_gate(run, gate.GateConfig(), comp)
+    gd = {**verdict.to_dict(), "comparison": comp.to_dict()}
+    recorded = RunResult.from_dict({**run.with_gate(gd).to_dict(), "baseline": {"model": dict(base.model),
+                                                                                 **comp.to_dict()}})
+    out = tmp_path / "r"
+    html = read(write_report(recorded, out))   # comparison recovered from run.baseline
+    assert "qaaudit gate: FAILED" in html and 'class="gate-checks"' in html
+    assert re.findall(r'<tr class="cmp-([\w-]+)">', html)[0] == "pass-fail"
+    assert "candidate_model" not in html.split('id="gate"')[1].split("</section>")[0]
+
+
+def test_robustness_as_the_session_records_it(tmp_path):
+    rob = {"check": "swap_names", "property": "invariance", "perturbations": ["swap_names"], "n_examples": 20,
+           "n_failures": 3, "reproduce": "QAAUDIT_ROBUSTNESS_SEED=7",
+           "minimal": {"original": "Kim met Lee in Seoul.", "original_question": "Who met Lee?",
+                       "variant": "Park met Lee in Seoul.", "variant_question": "Who met Lee?",
+                       "variant_answers": [["Park", 0]], "diff": ["context: 'Kim' -> 'Park'"], "edits": [{}],
+                       "word_diff": "context: [-Kim-]{+Park+}", "original_prediction": "Kim",
+                       "variant_prediction": EVIL, "expected": ["Park"], "score": 0.0}}
+    case = make_case("audits/r.audit.yaml::c[swap_names]", "failed", kind="robustness", check_name="swap_names",
+                     robustness=rob)
+    none_found = make_case("audits/r.audit.yaml::d[swap_names]", kind="robustness", check_name="swap_names",
+                           robustness={**rob, "minimal": None, "n_failures": 0})
+    out = tmp_path / "r"
+    write_report(make_run([case, none_found]), out)
+    html = read(out / "cases" / case_filename(case.nodeid, case.case_id))
+    assert '<del class="chg">Kim</del>' in html and '<ins class="chg">Park</ins>' in html
+    assert "context: &#39;Kim&#39; -&gt; &#39;Park&#39;" in html and EVIL not in html
+    assert "QAAUDIT_ROBUSTNESS_SEED=7" in html and "n_failures" in html and "question <span" in html
+    html = read(out / "cases" / case_filename(none_found.nodeid, none_found.case_id))
+    assert "No failing variant was found." in html

@@ -45,7 +45,13 @@ def normalize_comparison(comparison: Any, candidate: RunResult,
     or a mapping node id -> ``CaseComparison`` / ``{"status": ..., "baseline": CaseResult | dict}``.
     """
     if comparison is None:
-        return _from_gate(gate.compare(candidate, baseline), baseline) if baseline is not None else None
+        if baseline is not None:
+            return _from_gate(gate.compare(candidate, baseline), baseline)
+        recorded = candidate.baseline
+        # a results.json read back: its comparison was recorded with the run (no baseline heatmaps then)
+        if isinstance(recorded, Mapping) and isinstance(recorded.get("cases"), list):
+            return _from_gate(gate.Comparison.from_dict(recorded), None)
+        return None
     if isinstance(comparison, RunResult):
         return _from_gate(gate.compare(candidate, comparison), comparison)
     if isinstance(comparison, gate.Comparison):

@@ -25,6 +25,7 @@ EXPECTATION_ORDER = ("prediction", "unanswerable", "focus", "avoid", "completene
 OUTCOME_ORDER = ("failed", "error", "xpassed", "xfailed", "skipped", "passed")
 SUB_COMPONENTS = ("word", "token_type", "position")
 TOP_K = 10
+_GATE_SHOWN = ("passed", "status", "reasons", "checks", "numbers", "settings", "comparison")
 
 
 def _finite(x: Any) -> float | None:
@@ -178,9 +179,11 @@ def text_diff(a: str, b: str) -> tuple[list[dict], list[dict]]:
     return left, right
 
 
-def _as_fields(x: Any) -> dict[str, str]:
+def _as_fields(x: Any, question: Any = None) -> dict[str, str]:
     if isinstance(x, Mapping):
         return {k: str(v) for k, v in x.items() if k in ("question", "context") and v is not None}
+    if question is not None:
+        return {"question": str(question), "context": "" if x is None else str(x)}
     return {"text": "" if x is None else str(x)}
 
 
@@ -192,21 +195,33 @@ def _answer(x: Any) -> dict[str, Any] | None:
     return {"text": str(x), "score": None}
 
 
+# Drawn from the texts themselves, or shown elsewhere on the page.
+_ROBUSTNESS_DRAWN = ("minimal", "original", "variant", "original_question", "variant_question", "diff", "edits",
+                     "word_diff", "original_prediction", "variant_prediction", "reproduce")
+
+
 def robustness_view(r: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Original and minimal failing variant, word by word. Accepts the session's record (the minimal
+    failure nested under ``minimal``) or a flat one (``original``, ``variant``, ... at the top)."""
     if not r:
         return None
-    orig, var = _as_fields(r.get("original")), _as_fields(r.get("variant"))
-    fields = []
+    m = r.get("minimal") if "minimal" in r else r
+    summary = {k: v for k, v in r.items() if k not in _ROBUSTNESS_DRAWN}
+    view: dict[str, Any] = {"fields": [], "diff": None, "reproduce": r.get("reproduce"), "minimal": m is not None,
+                            "original_prediction": None, "variant_prediction": None, "extra": summary}
+    if m is None:
+        return view
+    if m is not r:
+        summary.update({k: v for k, v in m.items() if k not in _ROBUSTNESS_DRAWN and k != "variant_answers"})
+    orig = _as_fields(m.get("original"), m.get("original_question"))
+    var = _as_fields(m.get("variant"), m.get("variant_question"))
     for name in [k for k in ("question", "context", "text") if k in orig or k in var]:
         left, right = text_diff(orig.get(name, ""), var.get(name, ""))
-        fields.append({"name": name, "original": left, "variant": right,
-                       "changed": any(p["changed"] for p in left + right)})
-    diff = r.get("diff")
-    extra = {k: v for k, v in r.items()
-             if k not in ("original", "variant", "diff", "original_prediction", "variant_prediction", "reproduce")}
-    return {"fields": fields, "diff": diff, "reproduce": r.get("reproduce"),
-            "original_prediction": _answer(r.get("original_prediction")),
-            "variant_prediction": _answer(r.get("variant_prediction")), "extra": extra}
+        view["fields"].append({"name": name, "original": left, "variant": right,
+                               "changed": any(p["changed"] for p in left + right)})
+    view.update(diff=m.get("diff"), original_prediction=_answer(m.get("original_prediction")),
+                variant_prediction=_answer(m.get("variant_prediction")))
+    return view
 
 
 # ---------------------------------------------------------------- numbers and verdicts
@@ -340,7 +355,10 @@ def index_view(run: RunResult, pages: Mapping[str, str], comparison: Mapping[str
         "run": run, "totals": run.totals, "outcomes": OUTCOMES, "families": families,
         "by_file": _counts(by_file), "by_tag": _counts(by_tag), "rows": rows,
         "tags": sorted(by_tag), "present_outcomes": [o for o in OUTCOME_ORDER if run.totals.get(o)],
-        "gate": gate, "gate_extra": {k: v for k, v in (gate or {}).items() if k not in ("passed", "reasons")},
+        "gate": gate, "gate_checks": [c for c in (gate or {}).get("checks") or () if isinstance(c, Mapping)],
+        "gate_numbers": dict((gate or {}).get("numbers") or {}), "gate_settings": dict((gate or {}).get("settings") or {}),
+        # the comparison has its own section; the rest is shown as it comes
+        "gate_extra": {k: v for k, v in (gate or {}).items() if k not in _GATE_SHOWN},
         "comparison": comp_rows, "baseline_label": baseline_label,
         "status_counts": [(s, status_label(s), status_counts[s]) for s in STATUS_ORDER if status_counts.get(s)],
     }

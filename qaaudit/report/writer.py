@@ -42,8 +42,8 @@ def _num(x: Any, digits: int = 3) -> str:
     """Numbers at a fixed precision, "—" for missing; a filter rather than a macro: it runs once per token."""
     if x is None:
         return "—"
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)
+    if isinstance(x, (bool, int)) or not isinstance(x, float):
+        return str(x)   # counts stay counts
     return f"{x:.{digits}f}"
 
 
