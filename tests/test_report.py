@@ -380,3 +380,16 @@ def test_robustness_as_the_session_records_it(tmp_path):
     assert "QAAUDIT_ROBUSTNESS_SEED=7" in html and "n_failures" in html and "question <span" in html
     html = read(out / "cases" / case_filename(none_found.nodeid, none_found.case_id))
     assert "No failing variant was found." in html
+
+
+def test_temporaries_of_a_killed_run_are_removed(run, tmp_path):
+    import os
+
+    out = tmp_path / "reports"
+    stale, fresh = tmp_path / ".reports.new-dead", tmp_path / ".reports.new-busy"
+    for d in (stale, fresh):
+        (d / "cases").mkdir(parents=True)
+        (d / "index.html").write_text("half")
+    os.utime(stale, (1, 1))
+    write_report(run, out)
+    assert not stale.exists() and fresh.exists()   # a young one may be another writer's

@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import ctypes
 import errno
+import glob
 import hashlib
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from importlib import resources
 from pathlib import Path
@@ -36,6 +38,7 @@ __all__ = ["write_report", "render_case", "render_explanation", "MARKER", "CASES
 
 MARKER = ".qaaudit-report"   # proves a directory is ours to replace
 CASES_DIR = "cases"
+STALE_SECONDS = 3600.0       # a temporary this old beside the report belongs to a run that died
 
 
 def _num(x: Any, digits: int = 3) -> str:
@@ -106,6 +109,7 @@ def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any 
     comp = normalize_comparison(comparison, run, baseline)
     label = _baseline_label(run, comparison, baseline)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
     try:
         _render_into(tmp, run, comp, label)
@@ -130,6 +134,18 @@ def _render_into(root: Path, run: RunResult, comp: dict[str, CaseComparison] | N
         qaaudit_version=__version__)
     (root / "index.html").write_text(index, encoding="utf-8")
     (root / MARKER).write_text(run.schema + "\n", encoding="utf-8")
+
+
+def _remove_stale(out_dir: Path, *, older_than: float = STALE_SECONDS) -> None:
+    """Remove temporaries that a killed run left beside the report (old enough not to be another writer's)."""
+    now = time.time()
+    for prefix in (f".{out_dir.name}.new-", f".{out_dir.name}.old-"):
+        for p in out_dir.parent.glob(glob.escape(prefix) + "*"):
+            try:
+                if p.is_dir() and not p.is_symlink() and now - p.stat().st_mtime > older_than:
+                    shutil.rmtree(p, ignore_errors=True)
+            except OSError:
+                pass
 
 
 def _check_replaceable(out_dir: Path) -> None:
