@@ -22,9 +22,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_model": "qaaudit.model",
     "QAModel": "qaaudit.model",
-    "predict": "qaaudit.explain",
-    "predict_batch": "qaaudit.explain",
-    "explain": "qaaudit.explain",
+    "predict": "qaaudit.explainer",
+    "predict_batch": "qaaudit.explainer",
+    "explain": "qaaudit.explainer",
     "CompletenessTarget": "qaaudit.attribute",
     "demo_model_path": "qaaudit.demo",
 }
@@ -39,7 +39,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from qaaudit.attribute import CompletenessTarget
     from qaaudit.demo import demo_model_path
-    from qaaudit.explain import explain, predict, predict_batch
+    from qaaudit.explainer import explain, predict, predict_batch
     from qaaudit.model import QAModel, load_model
 
 

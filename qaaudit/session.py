@@ -91,7 +91,7 @@ class ModelPredictor:
                 "max_seq_len": s.get("max_seq_len"), "doc_stride": s.get("doc_stride")}
 
     def predict_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Answer]:
-        from qaaudit.explain import predict_batch
+        from qaaudit.explainer import predict_batch
 
         return [answers[0] for answers in predict_batch(self.qa, list(pairs), **self._decode_kw)]
 
@@ -100,7 +100,7 @@ class ModelPredictor:
 
         from qaaudit.decode import masked_probabilities
         from qaaudit.encode import encode
-        from qaaudit.explain import forward_windows
+        from qaaudit.explainer import forward_windows
 
         kw = self._decode_kw
         enc = encode(self.qa.tokenizer, question, context, max_seq_len=kw["max_seq_len"] or self.qa.max_seq_len,
@@ -162,7 +162,7 @@ class AuditSession:
                     attributions: bool) -> Explanation:
         import qaaudit
         from qaaudit.attribute import CompletenessTarget
-        from qaaudit.explain import explain, predict
+        from qaaudit.explainer import explain, predict
 
         kind = "explain" if attributions else "predict"
         key = cache_key(model=qa.weights_hash, tokenizer=qa.tokenizer_hash, kind=kind, question=question,

@@ -42,11 +42,13 @@ def _to_model(qa: Any, arrays: Mapping[str, np.ndarray]) -> dict[str, torch.Tens
     return {k: torch.as_tensor(v, device=qa.device) for k, v in arrays.items() if k in names or k == "input_ids"}
 
 
-def forward_windows(qa: Any, encodings: Sequence[Encoding]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Start/end logits (windows x length) for each encoding, windows of all encodings batched together."""
+def forward_windows(qa: Any, encodings: Sequence[Encoding]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+    """Start/end logits, one row per window (windows differ in length), for each encoding.
+
+    The windows of all encodings are batched together, shortest first, so a batch pads little.
+    """
     items = [(i, w) for i, enc in enumerate(encodings) for w in range(len(enc.windows))]
     results: list[list[tuple[np.ndarray, np.ndarray] | None]] = [[None] * len(e.windows) for e in encodings]
-    # Sort by length so each batch pads little (the order is restored below).
     items.sort(key=lambda iw: int(encodings[iw[0]].windows[iw[1]].attention_mask.sum()))
     lo = 0
     while lo < len(items):
@@ -64,7 +66,7 @@ def forward_windows(qa: Any, encodings: Sequence[Encoding]) -> list[tuple[np.nda
             left = qa.tokenizer.padding_side == "left"
             sl = slice(s.shape[1] - n, None) if left else slice(0, n)
             results[i][w] = (s[row, sl], e[row, sl])
-    return [(np.stack([r[0] for r in res]), np.stack([r[1] for r in res])) for res in results]
+    return [([r[0] for r in res], [r[1] for r in res]) for res in results]
 
 
 def _stack(parts: list[dict[str, np.ndarray]], tokenizer: Any) -> dict[str, np.ndarray]:

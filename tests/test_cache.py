@@ -1,0 +1,65 @@
+"""The explanation cache: hits when nothing changed, misses when any key part changes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qaaudit.cache import ExplanationCache, cache_key
+
+BASE = dict(model="m" * 64, tokenizer="t" * 64, kind="explain", question="q", context="c",
+            settings={"steps": None, "baseline": "pad"}, version="0.1.0")
+
+
+def test_put_then_get(tmp_path):
+    cache = ExplanationCache(tmp_path)
+    key = cache_key(**BASE)
+    assert cache.get(key) is None
+    cache.put(key, {"answer": "뉴질랜드"})
+    assert cache.get(key) == {"answer": "뉴질랜드"}
+    assert (cache.hits, cache.misses) == (1, 1)
+    assert not list(tmp_path.rglob(".tmp-*")), "atomic writes leave no temporary files"
+
+
+@pytest.mark.parametrize("part, value", [
+    ("model", "x" * 64), ("tokenizer", "y" * 64), ("kind", "predict"), ("question", "q2"), ("context", "c2"),
+    ("settings", {"steps": 16, "baseline": "pad"}), ("version", "0.2.0"),
+])
+def test_every_key_part_matters(part, value):
+    assert cache_key(**dict(BASE, **{part: value})) != cache_key(**BASE)
+
+
+def test_disabled_cache_stores_nothing(tmp_path):
+    cache = ExplanationCache(tmp_path, enabled=False)
+    cache.put("ab" * 32, {"x": 1})
+    assert cache.get("ab" * 32) is None and not any(tmp_path.iterdir())
+
+
+def test_corrupt_entry_is_a_miss(tmp_path):
+    cache = ExplanationCache(tmp_path)
+    key = cache_key(**BASE)
+    cache.put(key, {"x": 1})
+    next(tmp_path.rglob(f"{key}.json")).write_text("{not json")
+    assert cache.get(key) is None
+
+
+def test_clear(tmp_path):
+    cache = ExplanationCache(tmp_path / "c")
+    for i in range(3):
+        cache.put(cache_key(**dict(BASE, question=str(i))), {"i": i})
+    assert cache.clear() == 3
+    assert cache.get(cache_key(**dict(BASE, question="0"))) is None
+
+
+def test_session_reuses_cached_explanations(tiny_checkpoint, tmp_path):
+    from qaaudit.session import AuditSession, SessionOptions
+
+    session = AuditSession(SessionOptions(cache_dir=tmp_path / "cache", device="cpu"), tmp_path)
+    qa = session.get_model(str(tiny_checkpoint("bert")))
+    settings = {"steps": 4, "method": "gausslegendre", "baseline": "pad", "max_answer_len": 15}
+    first = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=True)
+    second = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=True)
+    assert first == second and session.cache.hits == 1
+    changed = session.explanation(qa, "Where?", "Rose was born in Auckland.", dict(settings, steps=8),
+                                  attributions=True)
+    assert session.cache.hits == 1 and changed.start.n_steps == 8
