@@ -34,10 +34,10 @@ def _err(text: str) -> None:
 # ------------------------------------------------------------------------------ explain
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    # From the modules, not the package: once `qaaudit.explain` the module is imported,
+    # From the modules, not the package: once `qaaudit.explainer` the module is imported,
     # the package attribute of that name is the module, not the function.
     from qaaudit.demo import demo_model_path
-    from qaaudit.explain import explain
+    from qaaudit.explainer import explain
     from qaaudit.model import load_model
 
     if args.steps is not None and args.steps < 1:

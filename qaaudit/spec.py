@@ -203,7 +203,7 @@ class RobustnessSpec:
 
 @dataclass(frozen=True)
 class AttributionSettings:
-    """Integrated-gradients settings (see ``qaaudit.explain.explain``)."""
+    """Integrated-gradients settings (see ``qaaudit.explainer.explain``)."""
 
     steps: int | None = None
     abs_delta: float | None = 0.05   # completeness target of adaptive steps

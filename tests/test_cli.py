@@ -155,7 +155,7 @@ def test_gate_errors_are_one_line(tmp_path, capsys):
 # ------------------------------------------------------------------ explain
 
 def test_explain_prints_the_compact_view_and_writes_html(tiny_checkpoint, tmp_path, capsys):
-    pytest.importorskip("qaaudit.explain")
+    pytest.importorskip("qaaudit.explainer")
     model = tiny_checkpoint("bert")
     html = tmp_path / "case.html"
     code = main(["explain", "--model", str(model), "--question", "What is the capital of France?",
@@ -170,6 +170,6 @@ def test_explain_prints_the_compact_view_and_writes_html(tiny_checkpoint, tmp_pa
 
 
 def test_explain_bad_model_is_one_line(tmp_path, capsys):
-    pytest.importorskip("qaaudit.explain")
+    pytest.importorskip("qaaudit.explainer")
     assert main(["explain", "--model", str(tmp_path / "missing"), "--question", "q?", "--context", "c."]) == 2
     one_line_error(capsys.readouterr().err, "missing")
