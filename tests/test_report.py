@@ -166,7 +166,7 @@ def test_heatmap_has_one_element_per_token(run, tmp_path):
     for col in ("True Label", "Predicted Label", "Attribution Label", "Attribution Score", "Word Importance"):
         assert col in html
     assert 'class="target-start"' in html and 'class="target-end"' in html
-    assert "0.01230" in html and ">64<" in html
+    assert ">-0.0123<" in html and ">0.0123<" in html and ">64<" in html
     # colour follows Captum's mapping
     first = case.explanation["start"]["attributions"][0]
     assert f'data-i="0" style="background-color: {color(first)}"' in html

@@ -50,12 +50,20 @@ def _num(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
+def _sig(x: Any, digits: int = 4) -> str:
+    """Significant digits, for numbers that span magnitudes (|delta| can be 1e-8 or 3.2)."""
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return _num(x)
+
+
 def _env() -> jinja2.Environment:
     # Autoescape on for every template, whatever its name: all text in a report is untrusted.
     env = jinja2.Environment(loader=jinja2.PackageLoader("qaaudit.report", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters["num"] = _num
+    env.filters["sig"] = _sig
     return env
 
 
