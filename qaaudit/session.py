@@ -20,6 +20,7 @@ from qaaudit.results import Verdict
 __all__ = ["AuditSession", "SessionOptions", "ModelPredictor", "CaseOutcome", "DEMO_MODEL"]
 
 DEMO_MODEL = "demo"  # the name that selects the embedded demo model
+_DEMO_NAMES = {DEMO_MODEL, "qaaudit-demo", "qaaudit-demo-electra"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _plain(x: Any) -> Any:
 
 def resolve_model_name(name: str | None) -> str:
     """``demo`` (or nothing) means the embedded demo model."""
-    if name in (None, "", DEMO_MODEL):
+    if name in (None, "") or name in _DEMO_NAMES:
         from qaaudit.demo import demo_model_path
 
         return str(demo_model_path())
