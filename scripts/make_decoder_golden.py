@@ -40,8 +40,8 @@ FIXTURES = {
     "deberta-v2-random": ("deberta-v2", "right", 0, 7),
 }
 
-QUESTION_TEMPLATES_EN = ("What comes after {w}?", "Which words follow {w} in the text?", "After {w}, what?")
-QUESTION_TEMPLATES_KO = ("{w} 다음에 오는 것은?", "{w} 뒤에는 무엇이 있나요?")
+QUESTION_TEMPLATES_EN = ("When was {w}?", "How many {w}?", "Which number goes with {w}?")
+QUESTION_TEMPLATES_KO = ("{w} 언제인가요?", "{w} 몇 년인가요?")
 NATURAL = (
     ("Where is the Eiffel Tower located?", 0), ("When was it completed?", 1), ("What is the capital of South Korea?", 2),
     ("Who won the Nobel Prize in Physics in 1903?", 4), ("Who created Python?", 8), ("How tall is Mount Everest?", 11),
@@ -85,22 +85,23 @@ def _words(text: str) -> list[tuple[str, int, int]]:
 
 def synthetic_example(rng: random.Random, corpus: tuple[str, ...], *, answerable: bool = True,
                       n_sentences: int = 2) -> tuple[str, str, int, int]:
-    """A (question, context, answer_start, answer_end) the tiny models can learn: the words after a cue word."""
-    context = " ".join(rng.sample(corpus, n_sentences))
-    words = _words(context)
-    is_ko = lambda w: any("\uac00" <= ch <= "\ud7a3" for ch in w)  # noqa: E731
+    """A (question, context, answer_start, answer_end). The answer is the first word holding a digit,
+    a rule a tiny model learns in a few hundred steps; a context without digits has no answer."""
+    with_digits = [s for s in corpus if any(ch.isdigit() for ch in s)]
+    without = [s for s in corpus if s not in with_digits]
     if answerable:
-        i = rng.randrange(0, len(words) - 1)
-        n = rng.randint(1, min(3, len(words) - 1 - i))
-        cue = words[i][0]
-        start, end = words[i + 1][1], words[i + n][2]
+        sentences = [rng.choice(with_digits)] + rng.sample(corpus, n_sentences - 1)
+        rng.shuffle(sentences)
     else:
-        present = set(context.split())
-        others = [w for s in corpus for w in s.split() if w not in present]
-        cue = rng.choice(others)
-        start = end = -1
-    templates = QUESTION_TEMPLATES_KO if is_ko(cue) else QUESTION_TEMPLATES_EN
-    return rng.choice(templates).format(w=cue), context, start, end
+        sentences = rng.sample(without, min(n_sentences, len(without)))
+    context = " ".join(sentences)
+    words = _words(context)
+    start = end = -1
+    if answerable:
+        _, start, end = next(w for w in words if any(ch.isdigit() for ch in w[0]))
+    cue = rng.choice(words)[0]
+    is_ko = any("\uac00" <= ch <= "\ud7a3" for ch in cue)
+    return rng.choice(QUESTION_TEMPLATES_KO if is_ko else QUESTION_TEMPLATES_EN).format(w=cue), context, start, end
 
 
 def train(model, tokenizer, corpus, *, steps: int, seed: int) -> None:
@@ -112,7 +113,7 @@ def train(model, tokenizer, corpus, *, steps: int, seed: int) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     question_first = tokenizer.padding_side == "right"
-    for _ in range(steps):
+    for step in range(steps):
         batch = [synthetic_example(rng, corpus, answerable=rng.random() > 0.2) for _ in range(16)]
         enc = tokenizer([b[0] for b in batch], [b[1] for b in batch], truncation="only_second", max_length=128,
                         padding=True, return_offsets_mapping=True, return_tensors="pt")
