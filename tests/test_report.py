@@ -393,3 +393,13 @@ def test_temporaries_of_a_killed_run_are_removed(run, tmp_path):
     os.utime(stale, (1, 1))
     write_report(run, out)
     assert not stale.exists() and fresh.exists()   # a young one may be another writer's
+
+
+def test_unreadable_explanation_costs_one_section_not_the_report(run, tmp_path):
+    bad = CaseResult(**{**run.cases[0].__dict__, "nodeid": "audits/b.audit.yaml::bad", "case_id": "bad",
+                        "explanation": {"question": "q"}})
+    out = tmp_path / "r"
+    write_report(make_run([*run.cases, bad]), out)
+    html = read(out / "cases" / case_filename(bad.nodeid, "bad"))
+    assert "the explanation record could not be read (KeyError" in html
+    assert "No attributions were computed" in html

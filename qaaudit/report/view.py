@@ -32,8 +32,15 @@ def _finite(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
-def explanation_of(case: CaseResult) -> Explanation | None:
-    return Explanation.from_dict(case.explanation) if case.explanation else None
+def explanation_of(case: CaseResult) -> tuple[Explanation | None, str]:
+    """The case's explanation and, when its record cannot be read, why (one bad record must not
+    cost the whole report, which is written all or nothing)."""
+    if not case.explanation:
+        return None, ""
+    try:
+        return Explanation.from_dict(case.explanation), ""
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return None, f"the explanation record could not be read ({type(exc).__name__}: {exc})"
 
 
 # ---------------------------------------------------------------- context and gold
@@ -280,7 +287,7 @@ def _sort_key(c: CaseResult) -> tuple:
 def case_view(case: CaseResult, *, comparison: CaseComparison | None = None,
               run: RunResult | None = None, baseline_label: str = "baseline") -> dict[str, Any]:
     """Everything one case page shows."""
-    expl = explanation_of(case)
+    expl, expl_error = explanation_of(case)
     pred = case.prediction or (expl.answer.to_dict() if expl else None)
     span = (pred["start"], pred["end"]) if pred and pred.get("end") and pred.get("text") else None
     golds = gold_spans(case.context, case.gold, span)
@@ -288,11 +295,11 @@ def case_view(case: CaseResult, *, comparison: CaseComparison | None = None,
         "case": case, "numbers": key_numbers(case), "prediction": _answer(pred) if pred else None,
         "context_parts": context_parts(case.context, span, golds), "gold_found": bool(golds) or not case.gold,
         "attribution": attribution_view(expl, golds), "verdicts": verdict_rows(case),
-        "robustness": robustness_view(case.robustness), "comparison": None,
+        "robustness": robustness_view(case.robustness), "comparison": None, "explanation_error": expl_error,
     }
     if comparison is not None:
         base = comparison.baseline
-        bexpl = explanation_of(base) if base else None
+        bexpl = explanation_of(base)[0] if base else None
         bpred = base.prediction if base and base.prediction else (bexpl.answer.to_dict() if bexpl else None)
         bspan = (bpred["start"], bpred["end"]) if bpred and bpred.get("end") and bpred.get("text") else None
         view["comparison"] = {
