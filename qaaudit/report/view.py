@@ -285,7 +285,7 @@ def _sort_key(c: CaseResult) -> tuple:
 
 # ---------------------------------------------------------------- pages
 def case_view(case: CaseResult, *, comparison: CaseComparison | None = None,
-              run: RunResult | None = None, baseline_label: str = "baseline") -> dict[str, Any]:
+              baseline_label: str = "baseline") -> dict[str, Any]:
     """Everything one case page shows."""
     expl, expl_error = explanation_of(case)
     pred = case.prediction or (expl.answer.to_dict() if expl else None)

@@ -132,7 +132,7 @@ def _render_into(root: Path, run: RunResult, comp: dict[str, CaseComparison] | N
     (root / CASES_DIR).mkdir()
     pages = {c.nodeid: f"{CASES_DIR}/{case_filename(c.nodeid, c.case_id)}" for c in run.cases}
     for c in run.cases:
-        page = render_case(view.case_view(c, comparison=comp.get(c.nodeid) if comp else None, run=run,
+        page = render_case(view.case_view(c, comparison=comp.get(c.nodeid) if comp else None,
                                           baseline_label=label), env=env)
         (root / pages[c.nodeid]).write_text(page, encoding="utf-8")
     write_json_atomic(root / "results.json", _plain(run.to_dict()))
