@@ -107,3 +107,24 @@ def test_max_score_difference_over_the_golden_file() -> None:
             worst = max(worst, abs(a.score - g["score"]))
     print(f"\nparity pairs: {len(PAIRS)}; max |score - pipeline score| = {worst:.3e}")
     assert worst <= SCORE_TOL
+
+
+def test_padded_batch_forward_gives_the_same_answers() -> None:
+    """Windows stacked and padded (``model_inputs()`` as one batch) decode like one window per forward.
+
+    On the trained fixtures only: padding moves logits by ~1e-7, enough to reorder the near-ties of
+    a random model's flat scores, not a trained model's answers."""
+    multi = [p for p in PAIRS if len(p["windows"]) > 1 and p["model"].endswith("-trained")]
+    assert len(multi) >= 10
+    worst = 0.0
+    for pair in multi:
+        encoding, single = run_qaaudit(pair)
+        _, model = _load(pair["path"])
+        with torch.no_grad():
+            out = model(**{k: torch.as_tensor(v) for k, v in encoding.model_inputs().items()})
+        kwargs = {k: v for k, v in pair["kwargs"].items() if k not in ENCODE_KWARGS}
+        batched = decode(encoding, out.start_logits.numpy(), out.end_logits.numpy(), **kwargs)
+        assert [(a.text, a.start, a.end) for a in batched.answers] == [(a.text, a.start, a.end) for a in single.answers]
+        worst = max([worst] + [abs(a.score - b.score) for a, b in zip(batched.answers, single.answers)])
+    print(f"\npadded batch vs one window per forward: max score difference {worst:.3e}")
+    assert worst <= 1e-5
