@@ -113,7 +113,7 @@ def train(model, tokenizer, corpus, *, steps: int, seed: int) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     question_first = tokenizer.padding_side == "right"
-    for step in range(steps):
+    for _step in range(steps):
         batch = [synthetic_example(rng, corpus, answerable=rng.random() > 0.2) for _ in range(16)]
         enc = tokenizer([b[0] for b in batch], [b[1] for b in batch], truncation="only_second", max_length=128,
                         padding=True, return_offsets_mapping=True, return_tensors="pt")
