@@ -56,19 +56,6 @@ class CaseOutcome:
         return tuple(v for v in self.verdicts if v.passed is False)
 
 
-def _plain(x: Any) -> Any:
-    """Dataclasses and tuples to JSON-able values."""
-    import dataclasses
-
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return {k: _plain(v) for k, v in dataclasses.asdict(x).items()}
-    if isinstance(x, Mapping):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    return x
-
-
 def resolve_model_name(name: str | None) -> str:
     """``demo`` (or nothing) means the embedded demo model."""
     if name in (None, "") or name in _DEMO_NAMES:
@@ -234,14 +221,15 @@ class AuditSession:
                                     attributions=check.property == "attribution_stability")
         result = run_check(check, case, predictor, original=original,
                            settings=robustness_settings(max_examples=max_examples or check.examples))
-        verdicts = tuple(result.verdicts) if getattr(result, "verdicts", None) else (
-            Verdict("robustness", check.property, None if result.n_examples == 0 else bool(result.passed),
-                    f"{len(result.failures)} of {result.n_examples} examples failed", "0 failures", "is",
-                    "", check.line),)
-        rob = {"check": check.name, "property": check.property, "perturbations": list(check.perturbations),
-               "n_examples": result.n_examples, "n_failures": len(result.failures),
-               "minimal": result.minimal.to_dict() if result.minimal is not None else None,
-               "reproduce": result.reproduce}
+        if result.n_examples == 0:
+            verdict = Verdict("robustness", result.metric, None, None, result.threshold, ">=",
+                              "no generated variant differed from the original", check.line)
+        else:
+            verdict = Verdict("robustness", f"{result.metric}[{check.name}]", bool(result.passed), result.worst,
+                              result.threshold, ">=",
+                              f"{result.failures} of {result.n_examples} variants failed; worst shown", check.line)
+        verdicts = (verdict,)
+        rob = dict(result.to_dict(), check=check.name)
         return CaseOutcome(verdicts=verdicts, explanation=None, prediction=original.answer, model_name=name,
                            robustness=rob)
 
