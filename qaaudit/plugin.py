@@ -83,10 +83,14 @@ def get_session(config: pytest.Config) -> Any:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report = outcome.get_result()
-    if hasattr(item, "case") or type(item).__name__ == "InvalidAuditItem":
+    invalid = type(item).__name__ == "InvalidAuditItem"
+    if hasattr(item, "case") or invalid:
         from qaaudit.recorder import item_payload
 
         report.qaaudit = item_payload(item)
+    if invalid and report.failed and call.excinfo is not None:
+        # pytest renders setup errors as a full traceback; an invalid file is the user's to fix: its message only
+        report.longrepr = item.repr_failure(call.excinfo)
 
 
 class _RunHooks:
