@@ -7,6 +7,7 @@ stop the whole session).
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import time
 from pathlib import Path
@@ -32,6 +33,33 @@ def _marker_name(tag: str) -> str:
     return name if _MARKER_OK.match(name) else f"tag_{name}"
 
 
+def _looks_like_path(model: str) -> bool:
+    """A local path rather than a hub id ('name' or 'org/name')."""
+    return (model.startswith((".", "/", "~")) or "\\" in model or model.count("/") > 1
+            or (len(model) > 1 and model[1] == ":"))
+
+
+def _missing_model(audit: Any, config: pytest.Config) -> SpecError | None:
+    """The file's ``model:`` names a local path that does not exist (and no --qaaudit-model overrides it)."""
+    model = audit.model
+    if not isinstance(model, str) or not model or config.getoption("qaaudit_model") or not _looks_like_path(model):
+        return None
+    path = Path(model).expanduser()
+    base = Path(audit.path).parent
+    if path.exists() or (not path.is_absolute() and (base / path).exists()):
+        return None
+    line, col = audit.model_line, None
+    try:
+        if line:
+            col = Path(audit.path).read_text(encoding="utf-8").splitlines()[line - 1].find(model) + 1 or None
+    except (OSError, IndexError, UnicodeError):
+        pass
+    return SpecError(f"model path {model!r} does not exist", path=audit.path, line=line, col=col,
+                     hint="point `model:` at a checkpoint directory (one holding config.json; a relative path is "
+                          "taken from the audit file's folder, then the working directory) or a hub id like "
+                          "'org/name', or pass --qaaudit-model")
+
+
 class AuditFile(pytest.File):
     """An audit YAML file."""
 
@@ -43,6 +71,10 @@ class AuditFile(pytest.File):
         except SpecError as exc:
             yield InvalidAuditItem.from_parent(self, name="<invalid audit file>", error=exc)
             return
+        missing = _missing_model(audit, self.config)
+        if missing is not None:
+            yield InvalidAuditItem.from_parent(self, name="<invalid audit file>", error=missing)
+            return
         self.audit = audit
         for case in audit.cases:
             for tag in case.tags:
@@ -51,6 +83,13 @@ class AuditFile(pytest.File):
             for check in case.robustness:
                 yield RobustnessItem.from_parent(self, name=f"{case.id}::robust[{check.name}]", case=case,
                                                  audit=audit, check=check)
+
+
+def _shown_path(config: pytest.Config, path: Path) -> str:
+    try:
+        return os.path.relpath(path, config.invocation_params.dir)
+    except ValueError:  # another drive on Windows
+        return str(path)
 
 
 class _AuditItemBase(pytest.Item):
@@ -134,7 +173,10 @@ class InvalidAuditItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         line = (self.error.line or 1) - 1
-        return self.path, line, self.error.location
+        loc = _shown_path(self.config, Path(self.error.path or self.path))
+        if self.error.line is not None:
+            loc += f":{self.error.line}" + (f":{self.error.col}" if self.error.col is not None else "")
+        return self.path, line, loc
 
     def setup(self) -> None:
         raise self.error
@@ -144,5 +186,8 @@ class InvalidAuditItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SpecError):
-            return f"invalid audit file: {excinfo.value}"
+            text = str(excinfo.value)
+            if self.error.path:  # name the file as the rest of pytest's output does: relative to where it ran
+                text = text.replace(str(self.error.path), _shown_path(self.config, Path(self.error.path)))
+            return f"invalid audit file: {text}"
         return super().repr_failure(excinfo, style=style)
