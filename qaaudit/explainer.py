@@ -19,11 +19,11 @@ from qaaudit.attribute import (
     sub_embedding_attributions,
 )
 from qaaudit.decode import decode, masked_probabilities
-from qaaudit.encode import Encoding, encode
+from qaaudit.encode import Encoding, encode, input_names_for
 from qaaudit.errors import InvalidArgument
 from qaaudit.explanation import Answer, Explanation, TargetAttribution, WordAttribution
 
-__all__ = ["predict", "predict_batch", "explain", "forward_windows"]
+__all__ = ["predict", "predict_batch", "explain", "forward_windows", "encode_pair"]
 
 _WINDOW_BUDGET = 16384  # tokens per forward pass when predicting
 
@@ -33,13 +33,16 @@ def _check_positive_int(name: str, value: Any) -> None:
         raise InvalidArgument(f"{name}={value!r} must be an integer >= 1")
 
 
-def _encode(qa: Any, question: str, context: str, max_seq_len: int | None, doc_stride: int | None) -> Encoding:
-    return encode(qa.tokenizer, question, context, max_seq_len=max_seq_len or qa.max_seq_len, doc_stride=doc_stride)
+def encode_pair(qa: Any, question: str, context: str, max_seq_len: int | None = None,
+                doc_stride: int | None = None) -> Encoding:
+    """Encode one pair for ``qa`` with the inputs its model takes (ALBERT keeps its token types)."""
+    return encode(qa.tokenizer, question, context, max_seq_len=max_seq_len or qa.max_seq_len, doc_stride=doc_stride,
+                  input_names=input_names_for(qa.tokenizer, qa.config))
+
 
 
 def _to_model(qa: Any, arrays: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    names = getattr(qa.tokenizer, "model_input_names", None) or list(arrays)
-    return {k: torch.as_tensor(v, device=qa.device) for k, v in arrays.items() if k in names or k == "input_ids"}
+    return {k: torch.as_tensor(v, device=qa.device) for k, v in arrays.items()}
 
 
 def forward_windows(qa: Any, encodings: Sequence[Encoding]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
@@ -100,7 +103,7 @@ def predict_batch(
     """Answers for many (question, context) pairs, windows batched across pairs."""
     _check_positive_int("top_k", top_k)
     _check_positive_int("max_answer_len", max_answer_len)
-    encodings = [_encode(qa, q, c, max_seq_len, doc_stride) for q, c in pairs]
+    encodings = [encode_pair(qa, q, c, max_seq_len, doc_stride) for q, c in pairs]
     logits = forward_windows(qa, encodings)
     return [
         list(decode(enc, s, e, top_k=top_k, max_answer_len=max_answer_len,
@@ -145,7 +148,7 @@ def explain(
     _check_positive_int("max_answer_len", max_answer_len)
     if n_steps is not None:
         _check_positive_int("n_steps", n_steps)
-    enc = _encode(qa, question, context, max_seq_len, doc_stride)
+    enc = encode_pair(qa, question, context, max_seq_len, doc_stride)
     (start_logits, end_logits), = forward_windows(qa, [enc])
     result = decode(enc, start_logits, end_logits, top_k=top_k, max_answer_len=max_answer_len,
                     handle_impossible_answer=handle_impossible_answer)

@@ -87,12 +87,10 @@ class ModelPredictor:
         import numpy as np
 
         from qaaudit.decode import masked_probabilities
-        from qaaudit.encode import encode
-        from qaaudit.explainer import forward_windows
+        from qaaudit.explainer import encode_pair, forward_windows
 
         kw = self._decode_kw
-        enc = encode(self.qa.tokenizer, question, context, max_seq_len=kw["max_seq_len"] or self.qa.max_seq_len,
-                     doc_stride=kw["doc_stride"])
+        enc = encode_pair(self.qa, question, context, kw["max_seq_len"], kw["doc_stride"])
         (s_logits, e_logits), = forward_windows(self.qa, [enc])
         best = 0.0
         ctx_seq = 1 if enc.question_first else 0
