@@ -11,11 +11,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from qaaudit.errors import CacheError
+from qaaudit.results import write_text_atomic
 
 __all__ = ["ExplanationCache", "cache_key", "CACHE_DIRNAME"]
 
@@ -63,13 +63,8 @@ class ExplanationCache:
     def put(self, key: str, value: Mapping[str, Any]) -> None:
         if not self.enabled:
             return
-        path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(value, fh, ensure_ascii=False, allow_nan=False)
-            os.replace(tmp, path)
+            write_text_atomic(self._path(key), json.dumps(value, ensure_ascii=False, allow_nan=False))
         except OSError as exc:
             raise CacheError(
                 f"cannot write the qaaudit cache at {self.root}: {exc.strerror or exc}; "

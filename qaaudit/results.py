@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["SCHEMA_VERSION", "Verdict", "CaseResult", "RunResult", "write_json_atomic", "OUTCOMES"]
+__all__ = ["SCHEMA_VERSION", "Verdict", "CaseResult", "RunResult", "write_json_atomic", "write_text_atomic", "OUTCOMES"]
 
 SCHEMA_VERSION = "qaaudit.results/1"
 OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error")
@@ -147,14 +147,14 @@ class RunResult:
             return cls.from_dict(json.load(fh))
 
 
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON next to ``path`` and rename it into place, so readers never see half a file."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` next to ``path`` and rename it into place, so readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1, allow_nan=False)
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -162,3 +162,8 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
         except OSError:
             pass
         raise
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Write ``data`` as JSON (strict: no NaN) atomically."""
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False))

@@ -13,11 +13,11 @@ import keyword
 import os
 import random
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from qaaudit.results import write_text_atomic as _write_text_atomic
 from qaaudit.errors import InvalidArgument, SquadFormatError
 
 __all__ = [
@@ -280,19 +280,8 @@ def import_squad(path: str | os.PathLike, *, limit: int | None = None, seed: int
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> None:
-    """Write ``text`` next to ``path`` and rename it into place: never half a file."""
+    """Write ``text`` atomically, refusing to replace an existing file unless ``overwrite``."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise InvalidArgument(f"{path} already exists; choose another --out or pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _write_text_atomic(path, text)

@@ -18,7 +18,7 @@ def test_put_then_get(tmp_path):
     cache.put(key, {"answer": "뉴질랜드"})
     assert cache.get(key) == {"answer": "뉴질랜드"}
     assert (cache.hits, cache.misses) == (1, 1)
-    assert not list(tmp_path.rglob(".tmp-*")), "atomic writes leave no temporary files"
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")], "atomic writes leave no temporary files"
 
 
 @pytest.mark.parametrize("part, value", [
