@@ -6,38 +6,12 @@ never a Python traceback from inside qaaudit, never an INTERNALERROR, exit code 
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import re
 from pathlib import Path
 
 import pytest
+from test_plugin import _QAAUDIT_FRAME, _preload, ckpt  # noqa: F401  (fixtures shared with test_plugin.py)
 
 pytest_plugins = ["pytester"]
-
-_QAAUDIT_FRAME = re.compile(r"qaaudit[/\\][\w/\\]+\.py")
-
-
-@pytest.fixture(scope="module")
-def ckpt(tiny_checkpoint) -> Path:
-    return tiny_checkpoint("bert")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _preload() -> None:
-    """In-process pytester runs drop modules first imported during a run; torch must not be imported twice."""
-    import torch  # noqa: F401
-    import transformers  # noqa: F401
-
-    import qaaudit
-
-    for mod in pkgutil.walk_packages(qaaudit.__path__, "qaaudit."):
-        if mod.name.startswith(("qaaudit.demo.", "qaaudit.cli")):
-            continue
-        try:
-            importlib.import_module(mod.name)
-        except ImportError:  # pragma: no cover - a module being renamed by someone else
-            pass
 
 
 def _good_file(ckpt: Path) -> str:

@@ -1,0 +1,366 @@
+"""The qaaudit pytest plugin, driven from the outside with ``pytester``.
+
+Audit files point at one tiny random BERT checkpoint (tests/conftest.py); its
+predictions are noise, so every expectation here passes or fails whatever it
+predicts (``f1 >= 0`` always holds; a share of 1.0 of the attribution never does).
+Runs are in-process where possible: torch is imported once for the whole file.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+_QAAUDIT_FRAME = re.compile(r"qaaudit[/\\][\w/\\]+\.py")
+
+
+@pytest.fixture(scope="module")
+def ckpt(tiny_checkpoint) -> Path:
+    return tiny_checkpoint("bert")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _preload() -> None:
+    """In-process pytester runs drop modules first imported during a run; torch must not be imported twice."""
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    import qaaudit
+
+    for mod in pkgutil.walk_packages(qaaudit.__path__, "qaaudit."):
+        if mod.name.startswith(("qaaudit.demo.", "qaaudit.cli")):
+            continue
+        try:
+            importlib.import_module(mod.name)
+        except ImportError:  # pragma: no cover - a module being renamed by someone else
+            pass
+
+
+def good_yaml(model: Path | None) -> str:
+    head = f"model: {model}\n" if model is not None else ""
+    return head + """\
+cases:
+  - id: eiffel
+    question: When was the Eiffel Tower completed?
+    context: The Eiffel Tower was completed in 1889 in Paris.
+    answer: "1889"
+    tags: [english, numbers]
+    expect:
+      prediction: {f1: 0.0}
+      completeness: {abs_delta: 1000}
+    robustness:
+      - {perturbation: whitespace, property: invariance, examples: 3, f1: 0.0}
+  - id: seoul
+    question: What is the capital of South Korea?
+    context: Seoul is the capital of South Korea.
+    answer: Seoul
+    tags: [korean]
+    expect:
+      prediction: {f1: 0.0}
+"""
+
+
+def bad_yaml(model: Path | None) -> str:
+    head = f"model: {model}\n" if model is not None else ""
+    return head + """\
+cases:
+  - id: focus-fail
+    question: When was the Eiffel Tower completed?
+    context: The Eiffel Tower was completed in 1889 in Paris.
+    answer: "1889"
+    tags: [english]
+    expect:
+      prediction: {f1: 0.0}
+      focus: {target: answer, share: 1.0}
+  - id: known-weakness
+    question: Who built the tower?
+    context: Gustave Eiffel's company built the tower for the World's Fair.
+    answer: Gustave Eiffel's company
+    xfail: the random model cannot focus
+    expect:
+      focus: {target: answer, share: 1.0}
+"""
+
+
+GOOD_IDS = ["audits/good.audit.yaml::eiffel", "audits/good.audit.yaml::eiffel::robust[whitespace]",
+            "audits/good.audit.yaml::seoul"]
+BAD_IDS = ["audits/bad.audit.yaml::focus-fail", "audits/bad.audit.yaml::known-weakness"]
+
+
+def _assert_clean(out: str) -> None:
+    assert "INTERNALERROR" not in out
+    assert not _QAAUDIT_FRAME.search(out), _QAAUDIT_FRAME.search(out)
+
+
+@pytest.fixture
+def audits(pytester, ckpt):
+    """Writes audits/good.audit.yaml and audits/bad.audit.yaml; returns a function to run pytest on them."""
+    def write(*, good: bool = True, bad: bool = False) -> None:
+        if good:
+            pytester.makefile(".audit.yaml", **{"audits/good": good_yaml(ckpt)})
+        if bad:
+            pytester.makefile(".audit.yaml", **{"audits/bad": bad_yaml(ckpt)})
+
+    return write
+
+
+# --------------------------------------------------------------------------- passing and collecting
+def test_passing_file_exits_0_with_one_verbose_line_per_item(pytester, audits):
+    audits()
+    result = pytester.runpytest("audits", "-v", "-p", "no:cacheprovider", "--qaaudit-no-report")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([f"{nid} PASSED*" for nid in
+                                 [GOOD_IDS[0], GOOD_IDS[1].replace("[", "[[]"), GOOD_IDS[2]]])
+    _assert_clean(result.stdout.str())
+
+
+def test_node_ids_name_file_case_and_robustness_check(pytester, audits):
+    audits(bad=True)
+    result = pytester.runpytest("audits", "--collect-only", "-q", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    ids = [ln for ln in result.stdout.lines if "::" in ln]
+    assert ids == BAD_IDS + GOOD_IDS
+
+
+def test_model_from_the_command_line(pytester, ckpt):
+    pytester.makefile(".audit.yaml", **{"audits/good": good_yaml(None)})
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-report",
+                                "--qaaudit-model", str(ckpt), "-k", "not robust")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=2, deselected=1)
+
+
+def test_model_from_the_ini_option_and_custom_file_patterns(pytester, ckpt):
+    pytester.makeini(f"[pytest]\nqaaudit_model = {ckpt}\nqaaudit_patterns = *.qa.yaml\n")
+    pytester.makefile(".qa.yaml", **{"audits/custom": good_yaml(None)})
+    pytester.makefile(".audit.yaml", **{"audits/ignored": "not: [valid"})  # not an audit file any more
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-report", "-v")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["audits/custom.qa.yaml::seoul PASSED*"])
+    assert "ignored" not in result.stdout.str()
+
+
+# --------------------------------------------------------------------------- failing
+def test_failing_case_reports_compactly_at_its_yaml_line(pytester, audits):
+    audits(good=False, bad=True)
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-report", "-rxf")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=1, xfailed=1)
+    result.stdout.fnmatch_lines([
+        "*_ bad.audit.yaml:3::focus-fail _*",
+        "*bad.audit.yaml:3: case 'focus-fail'",
+        "2 expectation(s) failed for case 'focus-fail' on model *",
+        "  FAILED focus.share?start? (line 10): measured *, expected >= 1 - answer*",
+        "  FAILED focus.share?end? (line 10): measured *, expected >= 1 - answer*",
+        "  predicted: * confidence 0.*",
+        "  gold:      '1889'",
+        "  top-5 start tokens: *(*) *(*) *(*) *(*) *(*)  |delta| * steps)",
+        "  top-5 end tokens: *(*) *(*) *(*) *(*) *(*)  |delta| * steps)",
+    ])
+    result.stdout.fnmatch_lines_random([
+        "FAILED audits/bad.audit.yaml::focus-fail - bad.audit.yaml:3: case 'focus-fail'",
+        "XFAIL audits/bad.audit.yaml::known-weakness - the random model cannot focus"])
+    out = result.stdout.str()
+    measured = re.search(r"FAILED focus\.share\[start\] \(line 10\): measured ([0-9.e+-]+),", out)
+    assert measured and 0.0 <= float(measured.group(1)) < 1.0
+    assert "Traceback" not in out and "runtest" not in out
+    _assert_clean(out)
+
+
+def test_failing_case_has_no_qaaudit_frames_even_with_long_tracebacks(pytester, audits):
+    audits(good=False, bad=True)
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-report", "--tb=long",
+                                "-k", "focus")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    _assert_clean(result.stdout.str())
+
+
+def test_xfail_in_yaml_is_xfail_and_exit_0(pytester, audits):
+    audits(good=False, bad=True)
+    result = pytester.runpytest("audits", "-v", "-p", "no:cacheprovider", "--qaaudit-no-report",
+                                "-k", "known-weakness")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(xfailed=1, deselected=1)
+    result.stdout.fnmatch_lines(["audits/bad.audit.yaml::known-weakness XFAIL (the random model*"])
+
+
+# --------------------------------------------------------------------------- pytest selection options
+def test_k_selects_cases_by_id(pytester, audits):
+    audits(bad=True)
+    result = pytester.runpytest("audits", "-v", "-p", "no:cacheprovider", "--qaaudit-no-report", "-k", "seoul")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1, deselected=4)
+    result.stdout.fnmatch_lines(["audits/good.audit.yaml::seoul PASSED*"])
+
+
+def test_m_selects_by_tag_without_unknown_mark_warnings(pytester, audits):
+    audits(bad=True)
+    result = pytester.runpytest("audits", "-v", "-p", "no:cacheprovider", "--qaaudit-no-report", "-m", "korean",
+                                "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1, deselected=4)
+    assert "PytestUnknownMarkWarning" not in result.stdout.str()
+    # a case's tags mark its robustness items too; boolean expressions work
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-report", "--collect-only", "-q",
+                                "-m", "english and not korean", "--strict-markers")
+    ids = [ln for ln in result.stdout.lines if "::" in ln]
+    assert ids == ["audits/bad.audit.yaml::focus-fail", GOOD_IDS[0], GOOD_IDS[1]]
+
+
+def test_x_stops_after_the_first_failure(pytester, audits):
+    audits(bad=True)
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-report", "-x")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=1)  # bad.audit.yaml sorts first: nothing after its first case ran
+    result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
+
+
+def test_lf_reruns_only_the_failed_case(pytester, audits):
+    audits(bad=True)
+    first = pytester.runpytest("audits", "--qaaudit-no-report", "-k", "not robust")
+    first.assert_outcomes(passed=2, failed=1, xfailed=1, deselected=1)
+    again = pytester.runpytest("audits", "--qaaudit-no-report", "--lf", "-v")
+    assert again.ret == pytest.ExitCode.TESTS_FAILED
+    counts = again.parseoutcomes()
+    assert counts["failed"] == 1 and "passed" not in counts and "xfailed" not in counts
+    again.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*",
+                                "audits/bad.audit.yaml::focus-fail FAILED*"])
+
+
+def test_junitxml_has_one_testcase_per_item_with_failure_messages(pytester, audits):
+    audits(bad=True)
+    xml = pytester.path / "junit.xml"
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-report", f"--junitxml={xml}",
+                                "-o", "junit_family=xunit1")  # xunit1 records file and line
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    cases = ET.parse(xml).getroot().iter("testcase")
+    by_name = {(tc.get("classname"), tc.get("name")): tc for tc in cases}
+    assert set(by_name) == {("audits.bad.audit.yaml", "focus-fail"), ("audits.bad.audit.yaml", "known-weakness"),
+                            ("audits.good.audit.yaml", "eiffel"), ("audits.good.audit.yaml", "seoul"),
+                            ("audits.good.audit.yaml.eiffel", "robust[whitespace]")}  # junit splits at '::'
+    failed = by_name[("audits.bad.audit.yaml", "focus-fail")]
+    assert failed.get("file") == "audits/bad.audit.yaml" and failed.get("line") == "2"  # 0-based: the case's line 3
+    failure = failed.find("failure")
+    assert failure is not None
+    assert failure.get("message").startswith("bad.audit.yaml:3: case 'focus-fail'")
+    assert "FAILED focus.share[start] (line 10): measured" in failure.text
+    assert by_name[("audits.bad.audit.yaml", "known-weakness")].find("skipped") is not None  # xfail
+    for key in [("audits.good.audit.yaml", "eiffel"), ("audits.good.audit.yaml", "seoul")]:
+        assert list(by_name[key]) == []
+
+
+# --------------------------------------------------------------------------- report
+def _results(path: Path) -> dict:
+    return json.loads((path / "results.json").read_text(encoding="utf-8"))
+
+
+def test_report_written_for_a_run_with_cases(pytester, audits):
+    audits(bad=True)
+    out = pytester.path / "rep"
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-report", str(out))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"qaaudit report: {out / 'index.html'}"])
+    assert (out / "index.html").is_file()
+    data = _results(out)
+    assert sorted(c["nodeid"] for c in data["cases"]) == sorted(BAD_IDS + GOOD_IDS)
+    outcomes = {c["nodeid"]: c["outcome"] for c in data["cases"]}
+    assert outcomes == {BAD_IDS[0]: "failed", BAD_IDS[1]: "xfailed", **{nid: "passed" for nid in GOOD_IDS}}
+    assert not (pytester.path / "reports").exists()
+
+
+def test_default_report_directory_is_reports(pytester, audits):
+    audits()
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "-k", "seoul")
+    assert result.ret == pytest.ExitCode.OK
+    assert (pytester.path / "reports" / "index.html").is_file()
+    assert [c["case_id"] for c in _results(pytester.path / "reports")["cases"]] == ["seoul"]
+
+
+def test_no_report_option_writes_nothing(pytester, audits):
+    audits()
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-report", "-k", "seoul")
+    assert result.ret == pytest.ExitCode.OK
+    assert not (pytester.path / "reports").exists()
+    assert "qaaudit report" not in result.stdout.str()
+
+
+def test_run_without_audit_files_writes_and_says_nothing(pytester):
+    pytester.makepyfile(test_plain="def test_ok():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    assert "qaaudit" not in result.stdout.str().replace("qaaudit-0", "")  # only the plugins line names it
+    assert sorted(p.name for p in pytester.path.iterdir()) == ["test_plain.py"]
+
+
+# --------------------------------------------------------------------------- cache
+@pytest.fixture
+def cache_hits(monkeypatch):
+    from qaaudit.cache import ExplanationCache
+
+    counts = {"hits": 0, "misses": 0}
+    original = ExplanationCache.get
+
+    def counting_get(self, key):
+        value = original(self, key)
+        counts["hits" if value is not None else "misses"] += 1
+        return value
+
+    monkeypatch.setattr(ExplanationCache, "get", counting_get)
+    return counts
+
+
+def _comparable(data: dict) -> dict:
+    return {c["nodeid"]: (c["outcome"], c["prediction"], c["verdicts"], c["explanation"]) for c in data["cases"]}
+
+
+def test_second_run_hits_the_cache_with_identical_results(pytester, audits, cache_hits):
+    audits()
+    args = ("audits", "-p", "no:cacheprovider", "-k", "not robust")
+    assert pytester.runpytest(*args, "--qaaudit-report", "r1").ret == pytest.ExitCode.OK
+    assert (pytester.path / ".qaaudit_cache").is_dir()
+    assert cache_hits == {"hits": 0, "misses": 2}
+    assert pytester.runpytest(*args, "--qaaudit-report", "r2").ret == pytest.ExitCode.OK
+    assert cache_hits == {"hits": 2, "misses": 2}
+    assert _comparable(_results(pytester.path / "r1")) == _comparable(_results(pytester.path / "r2"))
+
+
+def test_no_cache_option_neither_reads_nor_writes(pytester, audits, cache_hits):
+    audits()
+    args = ("audits", "-p", "no:cacheprovider", "-k", "seoul", "--qaaudit-no-report", "--qaaudit-no-cache")
+    assert pytester.runpytest(*args).ret == pytest.ExitCode.OK
+    assert pytester.runpytest(*args).ret == pytest.ExitCode.OK
+    assert not (pytester.path / ".qaaudit_cache").exists()
+    assert cache_hits["hits"] == 0
+
+
+def test_clear_cache_option_recomputes(pytester, audits, cache_hits):
+    audits()
+    args = ("audits", "-p", "no:cacheprovider", "-k", "seoul", "--qaaudit-no-report")
+    assert pytester.runpytest(*args).ret == pytest.ExitCode.OK
+    stale = pytester.path / ".qaaudit_cache" / "stale.json"
+    stale.write_text("{}", encoding="utf-8")
+    assert pytester.runpytest(*args, "--qaaudit-clear-cache").ret == pytest.ExitCode.OK
+    assert cache_hits == {"hits": 0, "misses": 2}
+    assert not stale.exists() and (pytester.path / ".qaaudit_cache").is_dir()  # cleared, then refilled
+
+
+# --------------------------------------------------------------------------- help
+def test_help_lists_the_option_group_and_ini_options(pytester):
+    result = pytester.runpytest("--help")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["qaaudit: audit extractive question-answering models:",
+                                 "*--qaaudit-model=MODEL*", "*--qaaudit-device=DEVICE*", "*--qaaudit-no-cache*",
+                                 "*--qaaudit-clear-cache*", "*--qaaudit-report=DIR*", "*--qaaudit-no-report*"])
+    result.stdout.fnmatch_lines_random(["  qaaudit_model (string):*", "  qaaudit_device (string):*",
+                                        "  qaaudit_patterns (args):*", "  qaaudit_report_dir (string):*",
+                                        "  qaaudit_cache (bool):*"])
