@@ -364,3 +364,47 @@ def test_help_lists_the_option_group_and_ini_options(pytester):
     result.stdout.fnmatch_lines_random(["  qaaudit_model (string):*", "  qaaudit_device (string):*",
                                         "  qaaudit_patterns (args):*", "  qaaudit_report_dir (string):*",
                                         "  qaaudit_cache (bool):*"])
+
+
+# --------------------------------------------------------------------------- pytest-xdist
+def test_xdist_runs_every_case_and_the_controller_writes_one_report(pytester, audits):
+    audits(bad=True)
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    out = pytester.path / "rep"
+    result = pytester.runpytest("audits", "test_plain.py", "-n", "2", "-p", "no:cacheprovider",
+                                "--qaaudit-report", str(out), "-rf")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=4, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["FAILED audits/bad.audit.yaml::focus-fail - bad.audit.yaml:3: case 'focus-fail'"])
+    assert result.stdout.str().count("qaaudit report:") == 1
+    data = _results(out)
+    assert sorted(c["nodeid"] for c in data["cases"]) == sorted(BAD_IDS + GOOD_IDS)  # audit items only
+    assert data["totals"] == {"passed": 3, "failed": 1, "xfailed": 1, "xpassed": 0, "skipped": 0, "error": 0,
+                              "total": 5}
+    eiffel = next(c for c in data["cases"] if c["nodeid"] == GOOD_IDS[0])
+    assert eiffel["prediction"] is not None and eiffel["explanation"] is not None  # workers' data reached it
+    _assert_clean(result.stdout.str())
+
+
+# --------------------------------------------------------------------------- suites without audit files
+def test_suite_without_audit_files_is_undisturbed_and_imports_no_torch(pytester):
+    """In a fresh process (this one already holds torch): the plugin loads, yet nothing heavy is imported."""
+    pytester.makeconftest("""
+        import json, sys
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionfinish(session):
+            heavy = ("torch", "transformers", "captum", "qaaudit.session", "qaaudit.model")
+            with open("modules.json", "w") as fh:
+                json.dump({name: name in sys.modules for name in heavy + ("qaaudit.plugin",)}, fh)
+    """)
+    pytester.makepyfile(test_plain="def test_ok():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["plugins:*qaaudit-*"])
+    loaded = json.loads((pytester.path / "modules.json").read_text())
+    assert loaded == {"torch": False, "transformers": False, "captum": False, "qaaudit.session": False,
+                      "qaaudit.model": False, "qaaudit.plugin": True}
+    assert not (pytester.path / "reports").exists() and not (pytester.path / ".qaaudit_cache").exists()
