@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
         cmd = [str(PY), "-m", "pytest", "audits/", *rest]
     else:
         ensure_browser()
-        cmd = [str(PY), "-m", "pytest", "tests/", "-p", "xdist", "-n", "2", *rest]
+        cmd = [str(PY), "-m", "pytest", "tests/", "-n", "2", *rest]
     print("+", " ".join(cmd), flush=True)
     return subprocess.call(cmd, cwd=ROOT, env=env)
 
