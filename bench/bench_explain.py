@@ -1,0 +1,325 @@
+"""Seconds per explained case: the origin notebook's two LayerIntegratedGradients calls against qaaudit.
+
+    .venv/bin/python bench/bench_explain.py [--quick] [--repeats 3] [--cases 2] [--lengths 128,384]
+        [--random-lengths 128] [--no-suite] [--no-chunks]
+
+One run, the same inputs for every approach, medians of ``--repeats`` (approaches interleaved
+inside each repeat so that load from other processes spreads over all of them). Rows:
+
+1. notebook: ``captum.attr.LayerIntegratedGradients`` on the embeddings module, start then end,
+   50 steps (Captum's Gauss-Legendre), forward returning the pinned logit, baseline = every
+   non-special token -> [PAD] (the notebook's; qaaudit's ``baseline="pad"``);
+2. qaaudit, 50 Gauss-Legendre steps (``integrated_gradients(n_steps=50)``);
+3. qaaudit with a completeness target (|delta| <= 5% of |F(x)-F(b)| and <= 0.05, nested Clenshaw-Curtis);
+4. 3 under bf16 autocast, with its attribution error against 3 in fp32;
+5. the floor: steps used x (one forward + two backward passes over a batch of interpolated
+   embeddings, nothing else), measured per step at the engine's chunk size;
+6. ``pytest audits/`` uncached (``--qaaudit-clear-cache``) and then cached.
+
+Models: the demo model (when built) and a KoELECTRA-small-shaped ELECTRA at 128 and 384 tokens,
+random weights and "sharpened" weights (see ``common.sharpen``; random weights make IG converge
+in ~9 steps, which says nothing about trained models). Printed as a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    Case,
+    koelectra_small_like,
+    machine,
+    median_time,
+    sharpen,
+    synthetic_cases,
+    timed,
+    tokenizer_cases,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+APPROACHES = ("notebook", "qaaudit-50", "qaaudit-target", "qaaudit-target-bf16")
+SHARPEN = dict(attention=12.0, ffn=8.0, head=10.0)
+
+
+# --------------------------------------------------------------------------- the approaches
+def notebook_ig(qa: Any, case: Case, n_steps: int = 50) -> dict[str, Any]:
+    """The origin notebook: two LayerIntegratedGradients calls (start, then end) on the embeddings module."""
+    import torch
+    from captum.attr import LayerIntegratedGradients
+
+    names = [k for k in case.inputs if k != "input_ids"]
+
+    def squad_pos_forward_func(input_ids, *extra):  # extra: the other inputs, then position and index
+        *model_args, position, index = extra
+        out = qa.model(input_ids=input_ids, **dict(zip(names, model_args)))
+        return (out.start_logits if position == 0 else out.end_logits)[:, index]
+
+    ids = case.inputs["input_ids"]
+    ref = torch.where(case.keep, ids, torch.full_like(ids, qa.tokenizer.pad_token_id))
+    lig = LayerIntegratedGradients(squad_pos_forward_func, qa.embeddings)
+    res = {}
+    for position, (name, index) in enumerate((("start", case.start), ("end", case.end))):
+        attr, delta = lig.attribute(inputs=ids, baselines=ref,
+                                    additional_forward_args=(*(case.inputs[n] for n in names), position, index),
+                                    n_steps=n_steps, return_convergence_delta=True)
+        res[name] = (attr[0].sum(-1).detach().double().numpy(), float(delta))
+    return res
+
+
+def qaaudit_ig(qa: Any, case: Case, **kw: Any) -> Any:
+    from qaaudit.attribute import integrated_gradients
+
+    return integrated_gradients(qa, case.inputs, case.start, case.end, keep=case.keep, **kw)
+
+
+def floor_per_step(qa: Any, case: Case, chunk: int) -> Callable[[], None]:
+    """One forward + two backward passes over ``chunk`` interpolated embeddings; nothing else."""
+    import torch
+
+    from qaaudit.attribute import _capture, _replace_output, _repeat, baseline_input_ids
+
+    ref = baseline_input_ids(qa.tokenizer, case.inputs["input_ids"], case.keep, "pad")
+    x, _ = _capture(qa.embeddings, qa.model, case.inputs, run_to_end=False)
+    b, _ = _capture(qa.embeddings, qa.model, dict(case.inputs, input_ids=ref), run_to_end=False)
+    alphas = torch.linspace(0.05, 0.95, chunk).view(-1, 1, 1)
+    batch = _repeat(case.inputs, chunk)
+
+    def run() -> None:
+        path = (b + alphas * (x - b)).requires_grad_(True)
+        with _replace_output(qa.embeddings, path):
+            o = qa.model(**batch)
+        torch.autograd.grad(o.start_logits[:, case.start].sum(), path, retain_graph=True)
+        torch.autograd.grad(o.end_logits[:, case.end].sum(), path)
+
+    return run
+
+
+def attribution_error(ref: Any, other: Any) -> tuple[float, float]:
+    """(top-10 token overlap by |attribution|, relative L2 error), worst of start and end."""
+    import numpy as np
+
+    overlaps, errors = [], []
+    for p in ("start", "end"):
+        a, b = ref[p].tokens, other[p].tokens
+        k = min(10, len(a))
+        overlaps.append(len(set(np.argsort(-abs(a))[:k]) & set(np.argsort(-abs(b))[:k])) / k)
+        errors.append(float(np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-30)))
+    return min(overlaps), max(errors)
+
+
+# --------------------------------------------------------------------------- one condition
+def run_condition(qa: Any, cases: Sequence[Case], label: str, *, repeats: int = 3, n_steps: int = 50,
+                  target: Any = None, bf16: bool = True, chunk: int | None = None) -> list[dict[str, Any]]:
+    """Rows for one model and length: the approaches, timed on the same cases, interleaved per repeat."""
+    from qaaudit.attribute import DEFAULT_TOKEN_BUDGET, CompletenessTarget
+
+    target = target or CompletenessTarget(abs_delta=0.05, rel_delta=0.05, max_steps=129)
+    fns: dict[str, Callable[[Case], Any]] = {
+        "notebook": lambda c: notebook_ig(qa, c, n_steps),
+        "qaaudit-50": lambda c: qaaudit_ig(qa, c, n_steps=n_steps, chunk_size=chunk),
+        "qaaudit-target": lambda c: qaaudit_ig(qa, c, target=target, chunk_size=chunk),
+    }
+    if bf16:
+        fns["qaaudit-target-bf16"] = lambda c: qaaudit_ig(qa, c, target=target, chunk_size=chunk, autocast="bf16")
+    # warm-up (lazy initialisation, allocator, autocast kernels), untimed, a few steps each
+    notebook_ig(qa, cases[0], 2)
+    qaaudit_ig(qa, cases[0], n_steps=2)
+    if bf16:
+        qaaudit_ig(qa, cases[0], n_steps=2, autocast="bf16")
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
+    results: dict[str, list[Any]] = {}
+    for _ in range(max(1, repeats)):
+        for name, fn in fns.items():
+            total = 0.0
+            outs = []
+            c0 = time.process_time()
+            for c in cases:
+                dt, out = timed(lambda: fn(c))
+                total += dt
+                outs.append(out)
+            cpu[name].append((time.process_time() - c0) / len(cases))
+            times[name].append(total / len(cases))
+            results[name] = outs
+    # the floor, per step, at the chunk the engine uses for this length (the 50-step pass)
+    length = cases[0].length
+    c_floor = chunk or max(1, min(n_steps, DEFAULT_TOKEN_BUDGET // length))
+    per_step = statistics.median(median_time(floor_per_step(qa, c, c_floor), repeats) for c in cases) / c_floor
+
+    nb = statistics.median(times["notebook"])
+    rows = []
+    for name in fns:
+        sec = statistics.median(times[name])
+        outs = results[name]
+        if name == "notebook":
+            steps = [n_steps] * len(outs)
+            d = [(abs(o["start"][1]), abs(o["end"][1])) for o in outs]
+        else:
+            steps = [o.n_steps for o in outs]
+            d = [(abs(o.start.delta), abs(o.end.delta)) for o in outs]
+        ref = results["qaaudit-50"]
+        gaps = [(abs(r.start.f_input - r.start.f_baseline), abs(r.end.f_input - r.end.f_baseline)) for r in ref]
+        row = {
+            "model": label, "L": length, "approach": name, "steps": "/".join(str(s) for s in steps),
+            "sec": sec, "x_notebook": sec / nb, "cpu": statistics.median(cpu[name]),
+            "cpu_x_notebook": statistics.median(cpu[name]) / statistics.median(cpu["notebook"]),
+            "delta_start": max(x[0] for x in d), "delta_end": max(x[1] for x in d),
+            "rel_start": max(x[0] / max(g[0], 1e-12) for x, g in zip(d, gaps)),
+            "rel_end": max(x[1] / max(g[1], 1e-12) for x, g in zip(d, gaps)),
+            "floor": None, "x_floor": None, "note": "",
+        }
+        if name != "notebook":
+            floor = per_step * statistics.mean(steps)
+            row["floor"], row["x_floor"] = floor, sec / floor
+        if name.startswith("qaaudit-target"):
+            conv = sum(o.converged for o in outs)
+            row["note"] = f"converged {conv}/{len(outs)}"
+        if name == "qaaudit-target-bf16":
+            errs = [attribution_error(a, b) for a, b in zip(results["qaaudit-target"], outs)]
+            row["note"] += (f"; vs fp32: top-10 overlap >= {min(e[0] for e in errs):.0%}, "
+                            f"rel L2 <= {max(e[1] for e in errs):.1%}")
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------- chunk size and the suite
+def chunk_sweep(qa: Any, case: Case, sizes: Sequence[int], repeats: int, n_steps: int = 50) -> list[dict[str, Any]]:
+    rows = []
+    times: dict[int, list[float]] = {c: [] for c in sizes}
+    for _ in range(max(1, repeats)):
+        for c in sizes:
+            times[c].append(timed(lambda: qaaudit_ig(qa, case, n_steps=n_steps, chunk_size=c))[0])
+    for c in sizes:
+        sec = statistics.median(times[c])
+        rows.append({"chunk": c, "tokens": c * case.length, "sec": sec, "per_step": sec / n_steps})
+    return rows
+
+
+def suite_timing(audits: Path = ROOT / "audits") -> dict[str, Any]:
+    """``pytest audits/`` with a cleared cache, then again (cached); wall seconds and the ratio."""
+    files = sorted(audits.glob("**/*.audit.y*ml")) if audits.is_dir() else []
+    if not files:
+        return {"note": f"no audit files in {audits} yet; row left out"}
+    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(audits), "--qaaudit-no-report"]
+    out = {}
+    for name, extra in (("uncached", ["--qaaudit-clear-cache"]), ("cached", [])):
+        t0 = time.perf_counter()
+        proc = subprocess.run(base + extra, cwd=ROOT, capture_output=True, text=True)
+        out[name] = time.perf_counter() - t0
+        out[name + "_rc"] = proc.returncode
+        out[name + "_tail"] = (proc.stdout.strip().splitlines() or [""])[-1]
+    out["ratio"] = out["cached"] / out["uncached"]
+    out["files"] = len(files)
+    return out
+
+
+# --------------------------------------------------------------------------- output
+def _f(x: Any, fmt: str) -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    head = ("| model / condition | L | approach | steps | s/case | x notebook | CPU s/case (x notebook) "
+            "| max abs delta start/end | max rel delta start/end | floor s | x floor | notes |")
+    lines = [head, "|" + "---|" * 12]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['L']} | {r['approach']} | {r['steps']} | {r['sec']:.2f} | {r['x_notebook']:.2f} "
+            f"| {r['cpu']:.2f} ({r['cpu_x_notebook']:.2f}) "
+            f"| {r['delta_start']:.2g} / {r['delta_end']:.2g} | {r['rel_start']:.1%} / {r['rel_end']:.1%} "
+            f"| {_f(r['floor'], '.2f')} | {_f(r['x_floor'], '.2f')} | {r['note']} |")
+    return "\n".join(lines)
+
+
+def chunk_table(rows: Sequence[dict[str, Any]], default: int) -> str:
+    lines = ["| steps per forward | tokens per forward | s for 50 steps | s per step |", "|---|---|---|---|"]
+    for r in rows:
+        mark = " (default)" if r["chunk"] == default else ""
+        lines.append(f"| {r['chunk']}{mark} | {r['tokens']} | {r['sec']:.2f} | {r['per_step']:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 repeat, 1 case, 128 tokens only, no suite, no sweep")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cases", type=int, default=2, help="cases per condition")
+    ap.add_argument("--lengths", default="128,384")
+    ap.add_argument("--no-suite", action="store_true")
+    ap.add_argument("--no-chunks", action="store_true")
+    ap.add_argument("--random-lengths", default="128",
+                    help="lengths for the random-weight KoELECTRA condition ('' to skip it)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.repeats, args.cases, args.lengths, args.no_suite, args.no_chunks = 1, 1, "128", True, True
+
+    import torch
+
+    import qaaudit
+    from qaaudit.attribute import DEFAULT_TOKEN_BUDGET
+
+    torch.manual_seed(0)
+    info = machine()
+    print(f"date {info['date']} | cpu {info['cpu']} | cores {info['cores']} | torch {info['torch']} | "
+          f"transformers {info['transformers']} | captum {info['captum']} | threads {info['threads']} | "
+          f"load average at start {info['load']} | repeats {args.repeats} (medians) | cases {args.cases}",
+          flush=True)
+    rows: list[dict[str, Any]] = []
+
+    def emit(new: list[dict[str, Any]]) -> None:
+        rows.extend(new)
+        print(table(new).split("\n", 2)[2], flush=True)
+
+    demo = Path(qaaudit.demo_model_path())
+    if (demo / "config.json").exists():
+        from qaaudit.demo.data import generate
+
+        qa = qaaudit.load_model(demo, device="cpu")
+        examples = generate("test", args.cases, seed=5)
+        cases = tokenizer_cases(qa, [(e.question, e.context) for e in examples])
+        emit(run_condition(qa, cases, "demo model (trained)", repeats=args.repeats))
+    else:
+        print(f"(demo model not built at {demo}: its rows are left out)", flush=True)
+
+    lengths = {"random": [int(x) for x in args.random_lengths.split(",") if x.strip()],
+               "sharpened": [int(x) for x in args.lengths.split(",") if x.strip()]}
+    for cond in ("random", "sharpened"):
+        qa = koelectra_small_like(seed=0)
+        if cond == "sharpened":
+            sharpen(qa, **SHARPEN)
+        label = f"KoELECTRA-small shape, {'random weights' if cond == 'random' else 'sharpened (trained-like)'}"
+        for length in lengths[cond]:
+            cases = synthetic_cases(qa, length, args.cases, seed=1)
+            emit(run_condition(qa, cases, label, repeats=args.repeats))
+
+    print()
+    print(table(rows))
+    if not args.no_chunks:
+        qa = koelectra_small_like(seed=0)
+        case = synthetic_cases(qa, 384, 1, seed=1)[0]
+        default = max(1, min(50, DEFAULT_TOKEN_BUDGET // 384))
+        sweep = chunk_sweep(qa, case, sorted({5, 10, 16, default, 25, 50}), args.repeats)
+        print("\nchunk size at L=384 (KoELECTRA-small shape, 50 Gauss-Legendre steps, fp32):\n")
+        print(chunk_table(sweep, default))
+    if not args.no_suite:
+        s = suite_timing()
+        print()
+        if "note" in s:
+            print(f"demo suite: {s['note']}")
+        else:
+            print("| demo suite (pytest audits/) | wall s | exit | last line |\n|---|---|---|---|")
+            for k in ("uncached", "cached"):
+                print(f"| {k} | {s[k]:.1f} | {s[k + '_rc']} | {s[k + '_tail']} |")
+            print(f"| cached / uncached | {s['ratio']:.3f} | | target <= 0.1 |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Smoke test of bench/bench_explain.py on a tiny model: every row comes out; no timing assertions."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from qaaudit import load_model
+from qaaudit.attribute import CompletenessTarget
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_explain", BENCH / "bench_explain.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_rows_of_one_condition(bench, tiny_checkpoint):
+    qa = load_model(tiny_checkpoint("electra"), device="cpu")
+    pairs = [("로제는 어디에서 태어났습니까?", "로제는 뉴질랜드에서 태어났다. Rose was born in New Zealand."),
+             ("Where is the Eiffel Tower?", "The Eiffel Tower is located in Paris, the capital of France.")]
+    cases = bench.tokenizer_cases(qa, pairs)
+    rows = bench.run_condition(qa, cases, "tiny", repeats=1, n_steps=2,
+                               target=CompletenessTarget(abs_delta=0.05, rel_delta=0.05, max_steps=9))
+    assert [r["approach"] for r in rows] == list(bench.APPROACHES)
+    for r in rows:
+        assert r["sec"] > 0 and r["L"] == cases[0].length
+        assert (r["x_floor"] is None) == (r["approach"] == "notebook")
+    assert rows[0]["steps"] == "2/2" and rows[0]["x_notebook"] == 1.0
+    assert "top-10 overlap" in rows[-1]["note"]
+    text = bench.table(rows)
+    assert text.count("\n") == len(rows) + 1 and "qaaudit-target-bf16" in text
+
+
+def test_notebook_equals_engine_at_the_same_steps(bench, tiny_checkpoint):
+    qa = load_model(tiny_checkpoint("electra"), device="cpu")
+    case = bench.tokenizer_cases(qa, [("Where is the Eiffel Tower?", "It is located in Paris, France.")])[0]
+    nb = bench.notebook_ig(qa, case, 2)
+    ours = bench.qaaudit_ig(qa, case, n_steps=2)
+    for p in ("start", "end"):
+        scale = abs(nb[p][0]).max()
+        assert abs(nb[p][0] - ours[p].tokens).max() <= 1e-5 * scale
+        assert nb[p][1] == pytest.approx(ours[p].delta, abs=1e-5 * max(1.0, scale))
+
+
+def test_chunk_sweep_and_synthetic_model(bench):
+    qa = bench.koelectra_small_like(seed=0, vocab_size=64, embedding_size=8, hidden_size=16, num_hidden_layers=1,
+                                    num_attention_heads=2, intermediate_size=16)
+    bench.sharpen(qa, attention=2.0, ffn=2.0, head=2.0)
+    cases = bench.synthetic_cases(qa, 24, 2, question_len=4)
+    assert all(c.length == 24 and not c.keep[0, c.start] and c.end >= c.start for c in cases)
+    rows = bench.chunk_sweep(qa, cases[0], [1, 2], repeats=1, n_steps=2)
+    assert [r["chunk"] for r in rows] == [1, 2] and "(default)" in bench.chunk_table(rows, 2)
+    bench.floor_per_step(qa, cases[0], 2)()
