@@ -20,7 +20,7 @@ from qaaudit.errors import ExpectationFailed, QAAuditError, SpecError
 __all__ = ["AuditFile", "CaseItem", "RobustnessItem", "InvalidAuditItem", "is_audit_file", "DEFAULT_PATTERNS"]
 
 DEFAULT_PATTERNS = ("*.audit.yaml", "*.audit.yml")
-_MARKER_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MARKER_OK = re.compile(r"^[^\W\d]\w*$")  # an identifier, as `-m` parses it (Unicode letters too: 한국어)
 
 
 def is_audit_file(path: Path, patterns: list[str]) -> bool:
@@ -63,6 +63,15 @@ def _missing_model(audit: Any, config: pytest.Config) -> SpecError | None:
 class AuditFile(pytest.File):
     """An audit YAML file."""
 
+    def _child_id(self, name: str) -> str:
+        """The item's node id as a string, so pytest parses it as it parses the ids it stored.
+
+        pytest >= 9 keeps node ids structured: a child's name is one segment, whereas an id
+        read back (``--lf``'s cache) is split at ``::`` and ``[``. Names such as
+        ``case::robust[typos]`` or ``[weird] id`` would then never match their stored id.
+        """
+        return f"{self.nodeid}::{name}"
+
     def collect(self) -> Iterator[pytest.Item]:
         from qaaudit.spec import load_audit
 
@@ -79,9 +88,10 @@ class AuditFile(pytest.File):
         for case in audit.cases:
             for tag in case.tags:
                 self.config.addinivalue_line("markers", f"{_marker_name(tag)}: qaaudit tag {tag!r}")
-            yield CaseItem.from_parent(self, name=case.id, case=case, audit=audit)
+            yield CaseItem.from_parent(self, name=case.id, case=case, audit=audit, nodeid=self._child_id(case.id))
             for check in case.robustness:
-                yield RobustnessItem.from_parent(self, name=f"{case.id}::robust[{check.name}]", case=case,
+                name = f"{case.id}::robust[{check.name}]"
+                yield RobustnessItem.from_parent(self, name=name, nodeid=self._child_id(name), case=case,
                                                  audit=audit, check=check)
 
 
