@@ -408,3 +408,68 @@ def test_suite_without_audit_files_is_undisturbed_and_imports_no_torch(pytester)
     assert loaded == {"torch": False, "transformers": False, "captum": False, "qaaudit.session": False,
                       "qaaudit.model": False, "qaaudit.plugin": True}
     assert not (pytester.path / "reports").exists() and not (pytester.path / ".qaaudit_cache").exists()
+
+
+# --------------------------------------------------------------------------- odd case ids, robustness failures
+def odd_yaml(model: Path) -> str:
+    return f"""\
+model: {model}
+cases:
+  - id: 한국어 케이스
+    question: 서울은 어디의 수도입니까?
+    context: 서울은 대한민국의 수도이다.
+    answer: 대한민국
+    tags: [한국어]
+    expect:
+      prediction: {{f1: 0.0}}
+  - id: a/b
+    question: Where did the cat sit?
+    context: The cat sat on the mat.
+    answer: mat
+    expect:
+      prediction: {{f1: 0.0}}
+  - id: "[weird] id"
+    question: When was the Eiffel Tower completed?
+    context: The Eiffel Tower was completed in 1889 in Paris.
+    answer: "1889"
+    expect:
+      prediction: {{f1: 0.0}}
+    robustness:
+      - {{perturbation: whitespace, property: invariance, examples: 3, f1: 1.0, against: gold}}
+"""
+
+
+ODD_IDS = ["audits/odd.audit.yaml::한국어 케이스", "audits/odd.audit.yaml::a/b", "audits/odd.audit.yaml::[weird] id",
+           "audits/odd.audit.yaml::[weird] id::robust[whitespace]"]
+
+
+def test_odd_case_ids_and_a_failing_robustness_check_with_lf(pytester, ckpt):
+    """Ids with Hangul, '/', '[...]' and robustness items ('::robust[..]') survive --lf's stored node ids."""
+    pytester.makefile(".audit.yaml", **{"audits/odd": odd_yaml(ckpt)})
+    first = pytester.runpytest("audits", "-v", "--qaaudit-no-report")
+    assert first.ret == pytest.ExitCode.TESTS_FAILED
+    first.assert_outcomes(passed=3, failed=1)
+    for nid, word in zip(ODD_IDS, ["PASSED", "PASSED", "PASSED", "FAILED"]):
+        first.stdout.fnmatch_lines([f"{nid.replace('[', '[[]')} {word}*"])
+    first.stdout.fnmatch_lines([
+        "odd.audit.yaml:23: case '[[]weird] id'",
+        "robustness check whitespace (invariance) failed for case '[[]weird] id'",
+        "  FAILED robustness.f1?whitespace?: measured *, expected >= 1*",
+        "  original prediction: *",
+        "  variant prediction:  *",
+        "  reproduce: *",
+    ])
+    _assert_clean(first.stdout.str())
+
+    again = pytester.runpytest("audits", "-v", "--qaaudit-no-report", "--lf")
+    assert again.ret == pytest.ExitCode.TESTS_FAILED
+    again.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
+    assert again.parseoutcomes() == {"failed": 1}  # --lf drops the passed items at collection
+
+
+def test_unicode_tag_is_a_marker(pytester, ckpt):
+    pytester.makefile(".audit.yaml", **{"audits/odd": odd_yaml(ckpt)})
+    result = pytester.runpytest("audits", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "한국어",
+                                "--strict-markers")
+    assert result.ret == pytest.ExitCode.OK
+    assert [ln for ln in result.stdout.lines if "::" in ln] == [ODD_IDS[0]]
