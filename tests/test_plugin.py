@@ -369,18 +369,23 @@ def test_help_lists_the_option_group_and_ini_options(pytester):
 # --------------------------------------------------------------------------- pytest-xdist
 def test_xdist_runs_every_case_and_the_controller_writes_one_report(pytester, audits):
     audits(bad=True)
+    pytester.makefile(".audit.yaml", **{"audits/broken": "cases: []\n"})
     pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
     out = pytester.path / "rep"
     result = pytester.runpytest("audits", "test_plain.py", "-n", "2", "-p", "no:cacheprovider",
-                                "--qaaudit-report", str(out), "-rf")
+                                "--qaaudit-report", str(out), "-rfE")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=4, failed=1, xfailed=1)
-    result.stdout.fnmatch_lines(["FAILED audits/bad.audit.yaml::focus-fail - bad.audit.yaml:3: case 'focus-fail'"])
+    result.assert_outcomes(passed=4, failed=1, xfailed=1, errors=1)
+    result.stdout.fnmatch_lines_random([
+        "FAILED audits/bad.audit.yaml::focus-fail - bad.audit.yaml:3: case 'focus-fail'",
+        "invalid audit file: audits/broken.audit.yaml:1:8: cases must hold at least 1 item*",
+        "ERROR audits/broken.audit.yaml::<invalid audit file>*"])
     assert result.stdout.str().count("qaaudit report:") == 1
     data = _results(out)
-    assert sorted(c["nodeid"] for c in data["cases"]) == sorted(BAD_IDS + GOOD_IDS)  # audit items only
-    assert data["totals"] == {"passed": 3, "failed": 1, "xfailed": 1, "xpassed": 0, "skipped": 0, "error": 0,
-                              "total": 5}
+    broken = "audits/broken.audit.yaml::<invalid audit file>"
+    assert sorted(c["nodeid"] for c in data["cases"]) == sorted(BAD_IDS + GOOD_IDS + [broken])  # audit items only
+    assert data["totals"] == {"passed": 3, "failed": 1, "xfailed": 1, "xpassed": 0, "skipped": 0, "error": 1,
+                              "total": 6}
     eiffel = next(c for c in data["cases"] if c["nodeid"] == GOOD_IDS[0])
     assert eiffel["prediction"] is not None and eiffel["explanation"] is not None  # workers' data reached it
     _assert_clean(result.stdout.str())
