@@ -63,6 +63,12 @@ def _missing_model(audit: Any, config: pytest.Config) -> SpecError | None:
 class AuditFile(pytest.File):
     """An audit YAML file."""
 
+    def _invalid(self, error: SpecError) -> Iterator[pytest.Item]:
+        """An error item (the other files still run); with --collect-only, a collection error that shows."""
+        if self.config.getoption("collectonly", False):
+            raise self.CollectError(_invalid_message(self.config, error))
+        yield InvalidAuditItem.from_parent(self, name="<invalid audit file>", error=error)
+
     def _child_id(self, name: str) -> str:
         """The item's node id as a string, so pytest parses it as it parses the ids it stored.
 
@@ -78,11 +84,11 @@ class AuditFile(pytest.File):
         try:
             audit = load_audit(self.path)
         except SpecError as exc:
-            yield InvalidAuditItem.from_parent(self, name="<invalid audit file>", error=exc)
+            yield from self._invalid(exc)
             return
         missing = _missing_model(audit, self.config)
         if missing is not None:
-            yield InvalidAuditItem.from_parent(self, name="<invalid audit file>", error=missing)
+            yield from self._invalid(missing)
             return
         self.audit = audit
         for case in audit.cases:
@@ -100,6 +106,13 @@ def _shown_path(config: pytest.Config, path: Path) -> str:
         return os.path.relpath(path, config.invocation_params.dir)
     except ValueError:  # another drive on Windows
         return str(path)
+
+
+def _invalid_message(config: pytest.Config, error: SpecError) -> str:
+    text = str(error)
+    if error.path:  # name the file as the rest of pytest's output does: relative to where it ran
+        text = text.replace(str(error.path), _shown_path(config, Path(error.path)))
+    return f"invalid audit file: {text}"
 
 
 class _AuditItemBase(pytest.Item):
@@ -196,8 +209,5 @@ class InvalidAuditItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SpecError):
-            text = str(excinfo.value)
-            if self.error.path:  # name the file as the rest of pytest's output does: relative to where it ran
-                text = text.replace(str(self.error.path), _shown_path(self.config, Path(self.error.path)))
-            return f"invalid audit file: {text}"
+            return _invalid_message(self.config, excinfo.value)
         return super().repr_failure(excinfo, style=style)
