@@ -134,3 +134,16 @@ def test_model_override_on_the_command_line_wins_over_a_missing_model_path(pytes
                                 f"--qaaudit-model={ckpt}")
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=1)
+
+
+def test_collect_only_shows_the_errors(pytester, ckpt):
+    """``pytest --co audits/`` validates the files: each problem shows as a collection error, exit code 2."""
+    pytester.makefile(".audit.yaml", **{"audits/bad": BAD["unknown_key"][0], "audits/good": _good_file(ckpt)})
+    result = pytester.runpytest("audits", "--collect-only", "-q", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([
+        "*ERROR collecting audits/bad.audit.yaml*",
+        "invalid audit file: audits/bad.audit.yaml:7:31: unknown key 'shar'*did you mean 'share'?",
+        "  hint: valid keys here: *",
+    ])
+    _assert_clean(result.stdout.str())
