@@ -478,3 +478,38 @@ def test_unicode_tag_is_a_marker(pytester, ckpt):
                                 "--strict-markers")
     assert result.ret == pytest.ExitCode.OK
     assert [ln for ln in result.stdout.lines if "::" in ln] == [ODD_IDS[0]]
+
+
+def test_skip_xpass_and_a_failing_unanswerable_case(pytester, ckpt):
+    pytester.makefile(".audit.yaml", **{"audits/misc": f"""\
+model: {ckpt}
+cases:
+  - id: skipped
+    question: Where did the cat sit?
+    context: The cat sat on the mat.
+    answer: mat
+    skip: not today
+  - id: xpass
+    question: Where did the cat sit?
+    context: The cat sat on the mat.
+    answer: mat
+    xfail: passes anyway
+    expect:
+      prediction: {{f1: 0.0}}
+  - id: no-answer
+    question: Where was Jisoo born?
+    context: Rosé was born in Auckland. Lisa was born in Bangkok.
+    unanswerable: true
+"""})
+    result = pytester.runpytest("audits", "-v", "-p", "no:cacheprovider", "--qaaudit-no-report")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # only the unanswerable case fails: an xpass is not strict
+    result.assert_outcomes(skipped=1, xpassed=1, failed=1)
+    result.stdout.fnmatch_lines(["audits/misc.audit.yaml::skipped SKIPPED (not today)*",
+                                 "audits/misc.audit.yaml::xpass XPASS (passes anyway)*",
+                                 "audits/misc.audit.yaml::no-answer FAILED*"])
+    result.stdout.fnmatch_lines(["misc.audit.yaml:15: case 'no-answer'",
+                                 "1 expectation(s) failed for case 'no-answer' on model *",
+                                 "  FAILED unanswerable.null (line 18): measured *, expected is 'null answer'*",
+                                 "  predicted: * confidence *",
+                                 "  gold:      (no answer)"])
+    _assert_clean(result.stdout.str())
