@@ -29,6 +29,7 @@ __all__ = [
     "add_distractor",
     "add_typos",
     "alphabet",
+    "segmented_corpus",
 ]
 
 SPLITS = ("train", "dev", "test")
@@ -273,6 +274,13 @@ def _render(template: str, values: dict[str, str], lang: str) -> tuple[str, dict
         n += m.start() - i
         key, spec = m.group(1), m.group(2)
         val = values[key]
+        if _SEGMENT and lang == "ko":
+            # tokenizer-corpus mode: values and particles become separate words (see segmented_corpus)
+            v = " ".join(val) if _is_ko_person(val) else val
+            out.append(f" {v} {particle(val, spec) if spec else ''} ")
+            pos.setdefault(key, 0)  # offsets are meaningless in this mode
+            i = m.end()
+            continue
         if spec == "a":
             art = "an " if val[0].lower() in "aeiou" else "a "
             out.append(art)
@@ -287,6 +295,13 @@ def _render(template: str, values: dict[str, str], lang: str) -> tuple[str, dict
         i = m.end()
     out.append(template[i:])
     return "".join(out), pos
+
+
+_SEGMENT = False
+
+
+def _is_ko_person(val: str) -> bool:
+    return len(val) == 3 and val[0] in _KO_SURNAMES and val[1] in _KO_GIVEN and val[2] in _KO_GIVEN
 
 
 # Sentence templates per paragraph part. Field names are fact names (see _facts_of) or the entity's name.
@@ -455,7 +470,7 @@ class _Fact:
 def _paragraph(pools: _Pools) -> tuple[str, list[_Fact], list[tuple[str, set[str]]]]:
     """Context text, its answerable facts, and its sentences with the fact kinds each one states."""
     r, lang = pools.rng, pools.lang
-    n_people = r.choice((2, 2, 3, 3, 3))
+    n_people = r.choice((2, 2, 3))
     people: list[_Person] = []
     names: set[str] = set()
     cities: set[str] = set()
@@ -474,7 +489,7 @@ def _paragraph(pools: _Pools) -> tuple[str, list[_Fact], list[tuple[str, set[str
                               has_debut=r.random() < 0.7))
         names.add(name)
         cities.add(city)
-    kind = r.choice(("group", "org", "both"))
+    kind = r.choice(("group", "org", "group", "org", "both"))
     group = org = None
     if kind in ("group", "both"):
         c = _country(r)
@@ -592,7 +607,7 @@ def _example(split: str, lang: str, rng: random.Random, idx: int) -> Example:
         return Example(ex_id, lang, q, context, (), True, fact, tid, ho, ent)
     f = rng.choice(facts)
     q, tid, ho = _question(lang, f.kind, f.entity, rng, allow_heldout=test)
-    assert context[f.start:f.start + len(f.answer)] == f.answer
+    assert _SEGMENT or context[f.start:f.start + len(f.answer)] == f.answer
     return Example(ex_id, lang, q, context, ((f.answer, f.start),), False, f.kind, tid, ho, f.entity)
 
 
@@ -603,6 +618,22 @@ def generate(split: str, n: int, seed: int = 0, *, langs: Iterable[str] = LANGS)
     langs = tuple(langs)
     rng = random.Random(f"qaaudit-demo:{split}:{seed}")
     return [_example(split, langs[i % len(langs)], rng, i) for i in range(n)]
+
+
+def segmented_corpus(split: str, n: int, seed: int = 0) -> list[str]:
+    """Questions and contexts of ``generate(split, n, seed)`` with Korean values and particles spaced apart.
+
+    Training WordPiece on this keeps every Korean token inside one value or one particle/ending, so an
+    answer such as 광주 in 광주에서 starts and ends on token boundaries (광주 ##에서). Person names are
+    spelled syllable by syllable, so unseen names split the same way as seen ones.
+    """
+    global _SEGMENT
+    _SEGMENT = True
+    try:
+        exs = generate(split, n, seed)
+    finally:
+        _SEGMENT = False
+    return [" ".join(t.split()) for e in exs for t in (e.question, e.context)]
 
 
 # --------------------------------------------------------------------------- perturbations (weakness probes)
