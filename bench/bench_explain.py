@@ -101,6 +101,20 @@ def floor_per_step(qa: Any, case: Case, chunk: int) -> Callable[[], None]:
     return run
 
 
+def level_chunks(n_nodes: int, chunk: int) -> list[int]:
+    """Forward batch sizes the adaptive engine runs to reach ``n_nodes`` (9, 17, 33, ...) nested nodes."""
+    levels, n = [9], 9
+    while n < n_nodes:
+        levels.append(n - 1)
+        n = 2 * n - 1
+    return [min(chunk, lv - lo) for lv in levels for lo in range(0, lv, chunk)]
+
+
+def floor_at_chunks(qa: Any, case: Case, chunks: Sequence[int]) -> float:
+    """Seconds of the floor run at exactly these forward batch sizes (one pass each)."""
+    return sum(timed(floor_per_step(qa, case, c))[0] for c in chunks)
+
+
 def attribution_error(ref: Any, other: Any) -> tuple[float, float]:
     """(top-10 token overlap by |attribution|, relative L2 error), worst of start and end."""
     import numpy as np
@@ -180,7 +194,8 @@ def run_condition(qa: Any, cases: Sequence[Case], label: str, *, repeats: int = 
             row["floor"], row["x_floor"] = floor, sec / floor
         if name.startswith("qaaudit-target"):
             conv = sum(o.converged for o in outs)
-            row["note"] = f"converged {conv}/{len(outs)}"
+            same = statistics.mean(floor_at_chunks(qa, c, level_chunks(o.n_steps, c_floor)) for c, o in zip(cases, outs))
+            row["note"] = f"converged {conv}/{len(outs)}; x floor at the engine's own chunks {sec / same:.2f}"
         if name == "qaaudit-target-bf16":
             errs = [attribution_error(a, b) for a, b in zip(results["qaaudit-target"], outs)]
             row["note"] += (f"; vs fp32: top-10 overlap >= {min(e[0] for e in errs):.0%}, "
