@@ -40,9 +40,11 @@ def _looks_like_path(model: str) -> bool:
 
 
 def _missing_model(audit: Any, config: pytest.Config) -> SpecError | None:
-    """The file's ``model:`` names a local path that does not exist (and no --qaaudit-model overrides it)."""
+    """The file's ``model:`` names a local path that does not exist (and neither --qaaudit-model nor
+    --qaaudit-predictions makes it unused)."""
     model = audit.model
-    if not isinstance(model, str) or not model or config.getoption("qaaudit_model") or not _looks_like_path(model):
+    overridden = config.getoption("qaaudit_model") or config.getoption("qaaudit_predictions")
+    if not isinstance(model, str) or not model or overridden or not _looks_like_path(model):
         return None
     path = Path(model).expanduser()
     base = Path(audit.path).parent

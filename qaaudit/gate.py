@@ -401,13 +401,41 @@ def _snapshot(case: CaseResult) -> dict[str, Any]:
             "confidence": _confidence(case), "focus": _focus(case)}
 
 
+def _tail(nodeid: str) -> str:
+    """``dir/x.audit.yaml::case`` -> ``x.audit.yaml::case``: node ids move with pytest's rootdir."""
+    path, sep, rest = nodeid.partition("::")
+    return path.rsplit("/", 1)[-1] + sep + rest
+
+
+def _match(candidate: RunResult, baseline: RunResult) -> dict[str, CaseResult]:
+    """Candidate node id -> baseline item: the same node id, else the one item with the same file name and case.
+
+    Runs started from different directories (or with a path-like option value before pytest's
+    rootdir detection) give the same items different node ids; the tail fallback only pairs
+    items when exactly one baseline item has that tail.
+    """
+    by_id = {c.nodeid: c for c in baseline.cases}
+    by_tail: dict[str, list[CaseResult]] = {}
+    for c in baseline.cases:
+        by_tail.setdefault(_tail(c.nodeid), []).append(c)
+    matched: dict[str, CaseResult] = {}
+    for case in candidate.cases:
+        other = by_id.get(case.nodeid)
+        if other is None:
+            tails = by_tail.get(_tail(case.nodeid), [])
+            other = tails[0] if len(tails) == 1 else None
+        if other is not None:
+            matched[case.nodeid] = other
+    return matched
+
+
 def compare(candidate: RunResult, baseline: RunResult) -> Comparison:
     """Match the two runs' items by node id and classify each (regressions first)."""
-    base = {c.nodeid: c for c in baseline.cases}
-    cand_ids = {c.nodeid for c in candidate.cases}
+    matched = _match(candidate, baseline)
+    used = {id(c) for c in matched.values()}
     changes: list[CaseChange] = []
     for case in candidate.cases:
-        other = base.get(case.nodeid)
+        other = matched.get(case.nodeid)
         now = _snapshot(case)
         if other is None:
             changes.append(CaseChange(case.nodeid, "new", case.outcome, None, candidate=now))
@@ -421,7 +449,7 @@ def compare(candidate: RunResult, baseline: RunResult) -> Comparison:
             confidence_change=_diff(now["confidence"], before["confidence"]),
             focus_change=_diff(now["focus"], before["focus"]), candidate=now, baseline=before))
     for case in baseline.cases:
-        if case.nodeid not in cand_ids:
+        if id(case) not in used:
             changes.append(CaseChange(case.nodeid, "missing", None, case.outcome, baseline=_snapshot(case)))
     order = {s: i for i, s in enumerate(STATUSES)}
     changes.sort(key=lambda c: order[c.status])   # stable: run order within a status

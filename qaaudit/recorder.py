@@ -142,7 +142,8 @@ class Recorder:
         opt = self.config.getoption
         try:
             if opt("qaaudit_baseline_results"):
-                baseline_run = gate_mod.read_results(opt("qaaudit_baseline_results"), baseline=True)
+                baseline_run = gate_mod.read_results(
+                    self.config.invocation_params.dir / opt("qaaudit_baseline_results"), baseline=True)
             elif any("baseline" in p for p, *_ in self.payloads.values()):
                 baseline_run = self._run("baseline", {"name": opt("qaaudit_baseline") or
                                                       self.config.getini("qaaudit_baseline")}, {"device": device})
@@ -168,14 +169,17 @@ class Recorder:
 
             run = replace(run, baseline={"model": dict(baseline_run.model), **comparison.to_dict()})
         if not opt("qaaudit_no_report"):
-            out = Path(opt("qaaudit_report") or self.config.getini("qaaudit_report_dir") or "reports")
-            if not out.is_absolute():
-                out = self.config.rootpath / out
+            # like --junitxml: a command-line path is relative to where pytest was invoked,
+            # an ini path to the rootdir
+            if opt("qaaudit_report"):
+                out = self.config.invocation_params.dir / opt("qaaudit_report")
+            else:
+                out = self.config.rootpath / (self.config.getini("qaaudit_report_dir") or "reports")
             from qaaudit.report import write_report
 
             try:
                 self.report_path = write_report(run, out, comparison=baseline_run)
-            except OSError as exc:
+            except (OSError, QAAuditError) as exc:
                 self.notes.append(f"qaaudit report: could not write {out}: {exc}")
         if verdict is None:
             return None

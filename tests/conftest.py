@@ -25,3 +25,25 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., P
         return built[key]
 
     return make
+
+
+@pytest.fixture(scope="module")
+def preloaded_qaaudit(tiny_checkpoint) -> None:
+    """In-process pytester runs drop modules first imported during a run; torch must not be imported twice.
+
+    Everything an audit run imports (lazily, too) is imported here first, by running the path once.
+    """
+    import importlib
+    import pkgutil
+
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    import qaaudit
+
+    for mod in pkgutil.walk_packages(qaaudit.__path__, "qaaudit."):
+        if mod.name.startswith(("qaaudit.demo.", "qaaudit.cli")):
+            continue
+        importlib.import_module(mod.name)
+    qa = qaaudit.load_model(tiny_checkpoint("bert"), device="cpu")
+    qaaudit.explain(qa, "Where?", "Rose was born in Auckland.", n_steps=2)

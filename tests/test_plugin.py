@@ -27,20 +27,8 @@ def ckpt(tiny_checkpoint) -> Path:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _preload() -> None:
-    """In-process pytester runs drop modules first imported during a run; torch must not be imported twice."""
-    import torch  # noqa: F401
-    import transformers  # noqa: F401
-
-    import qaaudit
-
-    for mod in pkgutil.walk_packages(qaaudit.__path__, "qaaudit."):
-        if mod.name.startswith(("qaaudit.demo.", "qaaudit.cli")):
-            continue
-        try:
-            importlib.import_module(mod.name)
-        except ImportError:  # pragma: no cover - a module being renamed by someone else
-            pass
+def _preload(preloaded_qaaudit) -> None:
+    """Every run here is in-process: see the conftest fixture."""
 
 
 def good_yaml(model: Path | None) -> str:
