@@ -108,6 +108,22 @@ class _RunHooks:
 
             clear_cache(self.config)
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """A predictions file must answer every collected case: say how many do not, before anything runs."""
+        path = self.config.getoption("qaaudit_predictions")
+        if not path:
+            return
+        from qaaudit.errors import QAAuditError
+        from qaaudit.predictions import load_predictions, match_predictions
+
+        ids = [item.case.id for item in session.items if hasattr(item, "case")]
+        try:
+            error = match_predictions(load_predictions(path), ids).error(str(path))
+        except QAAuditError as exc:
+            error = exc
+        if error is not None:
+            raise pytest.UsageError(f"qaaudit: {error}")
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.recorder.add(report)
 

@@ -98,3 +98,12 @@ def test_predictions_file_is_audited_without_a_model(pytester, tiny_checkpoint):
     assert result.ret == 0, result.stdout.str()
     data = json.loads((pytester.path / "rep" / "results.json").read_text(encoding="utf-8"))
     assert {c["prediction"]["text"] for c in data["cases"]} == {"Auckland", "Seoul"}
+
+
+def test_predictions_file_that_misses_cases_is_a_usage_error(pytester):
+    pytester.makefile(".audit.yaml", gate=_audit("Auckland", "/nonexistent/model/dir"))
+    pytester.makefile(".json", preds=json.dumps({"rose-born": "Auckland", "unrelated-1": "x", "unrelated-2": "y"}))
+    result = pytester.runpytest("--qaaudit-predictions", "preds.json", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*qaaudit:*preds.json*always-fine*"])
+    assert "Traceback" not in result.stderr.str()
