@@ -79,7 +79,7 @@ def test_clenshaw_curtis_is_exact_on_polynomials(n):
 def test_adaptive_steps_meet_the_target_and_reuse_nodes(tiny_checkpoint):
     qa = load_model(tiny_checkpoint("bert"), device="cpu")
     inputs, keep = _inputs(qa)
-    target = CompletenessTarget(abs_delta=1e-3, rel_delta=None, max_steps=257)
+    target = CompletenessTarget(abs_delta=1e-3, rel_delta=None, max_steps=257, min_steps=9)
     run = integrated_gradients(qa, inputs, 4, 6, keep=keep, target=target)
     assert run.converged
     assert abs(run.start.delta) <= 1e-3 and abs(run.end.delta) <= 1e-3
@@ -95,8 +95,8 @@ def test_adaptive_stops_at_max_steps(tiny_checkpoint):
     qa = load_model(tiny_checkpoint("bert"), device="cpu")
     inputs, keep = _inputs(qa)
     run = integrated_gradients(qa, inputs, 4, 6, keep=keep,
-                               target=CompletenessTarget(abs_delta=0.0, rel_delta=None, max_steps=17))
-    assert not run.converged and run.n_steps == 17
+                               target=CompletenessTarget(abs_delta=0.0, rel_delta=None, max_steps=33))
+    assert not run.converged and run.n_steps == 33 and [h[0] for h in run.history] == [17, 33]
 
 
 def test_sub_embedding_attributions_are_complete(tiny_checkpoint):
@@ -149,6 +149,8 @@ def test_bf16_autocast_stays_close(tiny_checkpoint):
     ({"n_steps": 4, "method": "simpson"}, "method='simpson'"),
     ({"n_steps": 4, "autocast": "int8"}, "autocast='int8'"),
     ({"target": CompletenessTarget(), "method": "gausslegendre"}, "cannot refine adaptively"),
+    ({"target": CompletenessTarget(), "keep_full": True}, "keep_full=True needs a fixed rule"),
+    ({"n_steps": 4, "chunk_size": 0}, "chunk_size=0"),
 ])
 def test_bad_arguments(tiny_checkpoint, kwargs, match):
     qa = load_model(tiny_checkpoint("bert"), device="cpu")
