@@ -134,6 +134,7 @@ def explain(
     handle_impossible_answer: bool = False,
     max_seq_len: int | None = None,
     doc_stride: int | None = None,
+    align_to_words: bool = True,
     chunk_size: int | None = None,
     aux_steps: int = 50,
 ) -> Explanation:
@@ -151,7 +152,7 @@ def explain(
     enc = encode_pair(qa, question, context, max_seq_len, doc_stride)
     (start_logits, end_logits), = forward_windows(qa, [enc])
     result = decode(enc, start_logits, end_logits, top_k=top_k, max_answer_len=max_answer_len,
-                    handle_impossible_answer=handle_impossible_answer)
+                    handle_impossible_answer=handle_impossible_answer, align_to_words=align_to_words)
     best = result.answers[0]
     w = best.window if best.window is not None else 0
     window = enc.windows[w]
@@ -195,6 +196,7 @@ def explain(
     settings.update(
         steps_history=[list(h) for h in run.history], converged=run.converged, max_seq_len=max_seq_len or qa.max_seq_len,
         doc_stride=doc_stride, max_answer_len=max_answer_len, handle_impossible_answer=handle_impossible_answer,
+        align_to_words=align_to_words,
         aux_steps=aux_steps if (sub_embeddings or layers) else None,
     )
     return Explanation(

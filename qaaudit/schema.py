@@ -504,6 +504,9 @@ _RUN = {
     "handle_impossible_answer": Field(Boolean(), "let the null answer win (SQuAD 2.0 models)"),
     "max_seq_len": Field(Nullable(COUNT), "window length in tokens (null: the model's)"),
     "doc_stride": Field(Nullable(COUNT), "overlap of windows in tokens (null: the pipeline's)"),
+    "align_to_words": Field(AnyOf([Boolean(), Choice(("auto",))]),
+                            "widen answers to whole words as the pipeline did; auto: not for Hangul text, "
+                            "where it would swallow particles (광주 -> 광주에서)"),
 }
 
 DEFAULTS = Record({

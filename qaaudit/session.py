@@ -76,7 +76,8 @@ class ModelPredictor:
         s = self.settings
         return {"max_answer_len": s.get("max_answer_len", 15),
                 "handle_impossible_answer": s.get("handle_impossible_answer", False),
-                "max_seq_len": s.get("max_seq_len"), "doc_stride": s.get("doc_stride")}
+                "max_seq_len": s.get("max_seq_len"), "doc_stride": s.get("doc_stride"),
+                "align_to_words": s.get("align_to_words", True)}
 
     def predict_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Answer]:
         from qaaudit.explainer import predict_batch
@@ -159,7 +160,8 @@ class AuditSession:
         s = settings
         decode_kw = {"max_answer_len": s.get("max_answer_len", 15),
                      "handle_impossible_answer": s.get("handle_impossible_answer", False),
-                     "max_seq_len": s.get("max_seq_len"), "doc_stride": s.get("doc_stride")}
+                     "max_seq_len": s.get("max_seq_len"), "doc_stride": s.get("doc_stride"),
+                     "align_to_words": s.get("align_to_words", True)}
         if attributions:
             target = None
             if s.get("steps") is None:
@@ -275,6 +277,7 @@ def case_settings(case: Any) -> dict[str, Any]:
         "handle_impossible_answer": case.handle_impossible_answer,
         "max_seq_len": case.max_seq_len,
         "doc_stride": case.doc_stride,
+        "align_to_words": case.aligns_to_words,
     }
 
 

@@ -223,6 +223,7 @@ class Defaults:
     handle_impossible_answer: bool = False
     max_seq_len: int | None = None
     doc_stride: int | None = None
+    align_to_words: bool | str = "auto"
     expect: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     robustness: tuple[RobustnessSpec, ...] = ()
 
@@ -246,6 +247,14 @@ class Case:
     handle_impossible_answer: bool = False
     max_seq_len: int | None = None
     doc_stride: int | None = None
+    align_to_words: bool | str = "auto"
+
+    @property
+    def aligns_to_words(self) -> bool:
+        """``auto``: the pipeline's word alignment, except for Hangul text, where words carry particles."""
+        if self.align_to_words == "auto":
+            return not any("\uac00" <= ch <= "\ud7a3" for ch in self.context)
+        return bool(self.align_to_words)
 
     @property
     def needs_attributions(self) -> bool:
@@ -366,6 +375,7 @@ class _Builder:
             max_answer_len=raw.get("max_answer_len", 15),
             handle_impossible_answer=raw.get("handle_impossible_answer", False),
             max_seq_len=raw.get("max_seq_len"), doc_stride=raw.get("doc_stride"),
+            align_to_words=raw.get("align_to_words", "auto"),
             expect=expect, robustness=tuple(robustness),
         )
 
@@ -411,6 +421,7 @@ class _Builder:
             attribution=self.attribution(defaults.attribution, raw.get("attribution")),
             max_answer_len=raw.get("max_answer_len", defaults.max_answer_len),
             handle_impossible_answer=handle, max_seq_len=max_seq_len, doc_stride=doc_stride,
+            align_to_words=raw.get("align_to_words", defaults.align_to_words),
         )
 
     def answers(self, raw: YMap, context: str, where: str) -> tuple[GoldAnswer, ...]:
