@@ -50,10 +50,12 @@ DEFAULT_TOKEN_BUDGET = 16384
 
 @dataclass(frozen=True)
 class CompletenessTarget:
-    """Refine the integral until |delta| (absolute and/or relative to |F(x)-F(b)|) is small enough.
+    """Refine the integral until |delta| is small enough, for the start and the end target.
 
-    Every bound that is set must hold for the start and the end target. ``max_steps``
-    caps the work; the last delta is reported either way.
+    Like ``numpy.isclose``: the target holds when |delta| <= abs_delta + rel_delta * |F(x) - F(b)|
+    (a bound left as None counts as 0). The relative part scales with the logit gap; the absolute
+    part keeps a tiny gap from demanding an exact integral. ``max_steps`` caps the work; the last
+    delta is reported either way.
     """
 
     abs_delta: float | None = 0.05
@@ -84,13 +86,12 @@ class CompletenessTarget:
         """Nodes of the first level: trained models seldom converge at 9, and starting at 17 saves a pass."""
         return self.min_steps if self.min_steps is not None else min(17, self.max_steps)
 
-    def holds(self, abs_delta: float, rel_delta: float) -> bool:
-        ok = True
-        if self.abs_delta is not None:
-            ok &= abs_delta <= self.abs_delta
-        if self.rel_delta is not None:
-            ok &= rel_delta <= self.rel_delta
-        return bool(ok)
+    def tolerance(self, gap: float) -> float:
+        """The largest |delta| accepted when |F(x) - F(baseline)| is ``gap``."""
+        return (self.abs_delta or 0.0) + (self.rel_delta or 0.0) * abs(gap)
+
+    def holds(self, delta: float, gap: float) -> bool:
+        return abs(delta) <= self.tolerance(gap)
 
     def to_dict(self) -> dict[str, Any]:
         return {"abs_delta": self.abs_delta, "rel_delta": self.rel_delta,
@@ -359,7 +360,7 @@ def integrated_gradients(
         _, weights = _clenshaw_curtis(N)
         res = result(tokens, weights)
         history.append((N + 1, abs(res["start"].delta), abs(res["end"].delta)))
-        converged = all(target.holds(abs(res[p].delta), res[p].rel_delta) for p in POSITIONS)
+        converged = all(target.holds(res[p].delta, res[p].f_input - res[p].f_baseline) for p in POSITIONS)
         if converged or 2 * N + 1 > target.max_steps:
             break
         new_alphas = (1 - np.cos(np.arange(1, 2 * N, 2) * np.pi / (2 * N))) / 2
