@@ -134,6 +134,7 @@ class AuditSession:
     def get_model(self, name: str, base_dir: Path | None = None) -> Any:
         from qaaudit.model import load_model
 
+        _share_cpu_threads()
         path = resolve_model_name(name)
         if base_dir is not None and not os.path.isabs(path) and (base_dir / path).exists():
             path = str((base_dir / path).resolve())
@@ -254,6 +255,15 @@ class AuditSession:
                          "needs the model; skipped when auditing a predictions file", v.line)
             for v in verdicts)
         return CaseOutcome(verdicts=verdicts, explanation=None, prediction=answer, model_name="predictions file")
+
+
+def _share_cpu_threads() -> None:
+    """Under pytest-xdist, give each worker its share of the cores: n workers x all cores thrash."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 def case_settings(case: Any) -> dict[str, Any]:
