@@ -56,6 +56,14 @@ class CaseOutcome:
         return tuple(v for v in self.verdicts if v.passed is False)
 
 
+def decode_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The predict/explain keyword arguments that decide the answer, from a case's settings."""
+    return {"max_answer_len": settings.get("max_answer_len", 15),
+            "handle_impossible_answer": settings.get("handle_impossible_answer", False),
+            "max_seq_len": settings.get("max_seq_len"), "doc_stride": settings.get("doc_stride"),
+            "align_to_words": settings.get("align_to_words", True)}
+
+
 def resolve_model_name(name: str | None) -> str:
     """``demo`` (or nothing) means the embedded demo model."""
     if name in (None, "") or name in _DEMO_NAMES:
@@ -73,11 +81,7 @@ class ModelPredictor:
 
     @property
     def _decode_kw(self) -> dict[str, Any]:
-        s = self.settings
-        return {"max_answer_len": s.get("max_answer_len", 15),
-                "handle_impossible_answer": s.get("handle_impossible_answer", False),
-                "max_seq_len": s.get("max_seq_len"), "doc_stride": s.get("doc_stride"),
-                "align_to_words": s.get("align_to_words", True)}
+        return decode_kwargs(self.settings)
 
     def predict_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Answer]:
         from qaaudit.explainer import predict_batch
@@ -159,10 +163,7 @@ class AuditSession:
         if hit is not None:
             return Explanation.from_dict(hit)
         s = settings
-        decode_kw = {"max_answer_len": s.get("max_answer_len", 15),
-                     "handle_impossible_answer": s.get("handle_impossible_answer", False),
-                     "max_seq_len": s.get("max_seq_len"), "doc_stride": s.get("doc_stride"),
-                     "align_to_words": s.get("align_to_words", True)}
+        decode_kw = decode_kwargs(settings)
         if attributions:
             target = None
             if s.get("steps") is None:
