@@ -272,12 +272,15 @@ def integrated_gradients(
     chunk_size: int | None = None,
     autocast: str | None = None,
     keep_full: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> IGRun:
     """IG of the start logit at ``start_index`` and the end logit at ``end_index``.
 
     ``inputs`` is one window (batch of 1) as the model takes it; ``keep`` marks the
     tokens the baseline keeps (special tokens). Give ``n_steps`` for a fixed rule
     (``method``, default Gauss-Legendre) or ``target`` for adaptive refinement.
+    ``progress(done, planned)`` is called after each forward/backward chunk (steps so far, steps
+    planned; with a target the plan grows when a level is refined).
     """
     model, emb_module = qa.model, qa.embeddings
     if n_steps is None and target is None:
@@ -301,8 +304,11 @@ def integrated_gradients(
     diff = (emb_x - emb_b)[0]  # (L, H)
     seq_len = diff.shape[0]
 
+    done = [0, 0]  # steps evaluated, steps planned (for ``progress``)
+
     def run_nodes(alphas: np.ndarray, weights: np.ndarray | None) -> dict[str, Any]:
         """Per-node token integrands (n, L) for both targets, and weighted full sums when weights given."""
+        done[1] += len(alphas)
         tok = {p: np.zeros((len(alphas), seq_len)) for p in POSITIONS}
         full = {p: torch.zeros_like(diff, dtype=torch.float64) for p in POSITIONS} if weights is not None else None
         c = _chunk_size(chunk_size, seq_len, len(alphas), qa.config)
@@ -319,6 +325,9 @@ def integrated_gradients(
                 if full is not None:
                     w = torch.as_tensor(weights[lo:lo + len(a)], dtype=torch.float64, device=g.device).view(-1, 1, 1)
                     full[p] += (g.double() * w).sum(0)
+            done[0] += len(a)
+            if progress is not None:
+                progress(done[0], done[1])
         return {"tokens": tok, "full": full}
 
     def result(tokens: dict[str, np.ndarray], weights: np.ndarray, full=None) -> dict[str, TargetIG]:

@@ -7,10 +7,11 @@ interrupted. Heavy modules (torch, transformers) load only inside ``explain``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from qaaudit.errors import InvalidArgument, QAAuditError, SpecError
 
@@ -44,12 +45,38 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         raise InvalidArgument(f"--steps {args.steps} must be >= 1 (or leave it out for adaptive steps)")
     model_path = args.model or str(demo_model_path())
     model = load_model(model_path, device=args.device)
-    expl = explain(model, args.question, args.context, n_steps=args.steps)
+    with _steps_bar(model, args.context) as progress:
+        expl = explain(model, args.question, args.context, n_steps=args.steps, progress=progress)
     _out(render_explanation(expl, getattr(model, "name", model_path)))
     if args.html:
         _write_case_html(expl, args, getattr(model, "name", model_path))
         _out(f"wrote {args.html}")
     return EXIT_OK
+
+
+_LONG_INPUT_TOKENS = 256  # below this an explanation takes a moment: no bar
+
+
+@contextlib.contextmanager
+def _steps_bar(model: Any, context: str) -> Iterator[Any]:
+    """A progress bar over integration steps for long inputs (on stderr, as tqdm does)."""
+    n_tokens = len(model.tokenizer(context, add_special_tokens=False)["input_ids"])
+    if n_tokens < _LONG_INPUT_TOKENS:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="step", desc="integrated gradients", leave=False)
+
+    def update(done: int, planned: int) -> None:
+        bar.total = planned
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 def render_explanation(expl: Any, model_name: str) -> str:

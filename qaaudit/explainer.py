@@ -137,13 +137,15 @@ def explain(
     align_to_words: bool = True,
     chunk_size: int | None = None,
     aux_steps: int = 50,
+    progress: Any = None,
 ) -> Explanation:
     """Predict and explain one pair with integrated gradients (start and end targets pinned).
 
     Give ``n_steps`` for a fixed rule, or ``target`` (default: |delta| <= 0.05 absolute
     and relative) to refine the integral until the completeness delta is small enough.
     ``sub_embeddings`` and ``layers`` add the tutorial's word/token-type/position
-    attributions and per-layer conductance (``aux_steps`` steps each).
+    attributions and per-layer conductance (``aux_steps`` steps each). ``progress(done, planned)``
+    reports integration steps as they finish.
     """
     _check_positive_int("top_k", top_k)
     _check_positive_int("max_answer_len", max_answer_len)
@@ -161,7 +163,8 @@ def explain(
 
     inputs, keep, lo = _window_inputs(qa, enc, w)
     run = integrated_gradients(qa, inputs, s_idx - lo, e_idx - lo, keep=keep, baseline=baseline, n_steps=n_steps,
-                               target=target, method=method, chunk_size=chunk_size, autocast=autocast)
+                               target=target, method=method, chunk_size=chunk_size, autocast=autocast,
+                               progress=progress)
     n = inputs["input_ids"].shape[1]
     tokens = tuple(qa.tokenizer.convert_ids_to_tokens(window.input_ids[lo:lo + n].tolist()))
     segments = _segments(window, enc)[lo:lo + n]

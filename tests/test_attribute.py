@@ -164,3 +164,15 @@ def test_completeness_target_validation():
         CompletenessTarget(abs_delta=None, rel_delta=None)
     with pytest.raises(InvalidArgument, match="rel_delta=-1"):
         CompletenessTarget(rel_delta=-1)
+
+
+def test_progress_reports_every_chunk(tiny_checkpoint):
+    qa = load_model(tiny_checkpoint("bert"), device="cpu")
+    inputs, keep = _inputs(qa)
+    seen = []
+    integrated_gradients(qa, inputs, 4, 6, keep=keep, n_steps=10, chunk_size=4, progress=lambda d, p: seen.append((d, p)))
+    assert seen == [(4, 10), (8, 10), (10, 10)]
+    seen.clear()
+    run = integrated_gradients(qa, inputs, 4, 6, keep=keep, chunk_size=64, progress=lambda d, p: seen.append((d, p)),
+                               target=CompletenessTarget(abs_delta=0.0, rel_delta=None, max_steps=33))
+    assert seen == [(17, 17), (33, 33)] and run.n_steps == 33  # the plan grows as levels are refined

@@ -173,3 +173,14 @@ def test_explain_bad_model_is_one_line(tmp_path, capsys):
     pytest.importorskip("qaaudit.explainer")
     assert main(["explain", "--model", str(tmp_path / "missing"), "--question", "q?", "--context", "c."]) == 2
     one_line_error(capsys.readouterr().err, "missing")
+
+
+def test_explain_shows_a_progress_bar_on_long_inputs(tiny_checkpoint, capsys):
+    from qaaudit.cli import main
+
+    long_context = " ".join(["Rose was born in Auckland in 1997 and grew up in Melbourne."] * 40)
+    assert main(["explain", "--model", str(tiny_checkpoint("bert")), "--question", "Where was Rose born?",
+                 "--context", long_context, "--steps", "8"]) == 0
+    captured = capsys.readouterr()
+    assert "integrated gradients" in captured.err and "step" in captured.err
+    assert "top-5 start tokens" in captured.out
