@@ -403,3 +403,25 @@ def test_unreadable_explanation_costs_one_section_not_the_report(run, tmp_path):
     html = read(out / "cases" / case_filename(bad.nodeid, "bad"))
     assert "the explanation record could not be read (KeyError" in html
     assert "No attributions were computed" in html
+
+
+def test_placeholder_files_of_a_repository_survive(tmp_path):
+    """A tracked reports/.gitkeep neither blocks the report nor disappears with the swap."""
+    from qaaudit.report import write_report
+    from qaaudit.results import CaseResult, RunResult
+
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / ".gitkeep").write_text("")
+    run = RunResult(cases=(CaseResult(nodeid="a.audit.yaml::c", path="a.audit.yaml", line=3, case_id="c",
+                                      outcome="passed"),))
+    for _ in range(2):  # a first report into the placeholder folder, then a replacement
+        assert write_report(run, out) == out / "index.html"
+        assert (out / ".gitkeep").is_file() and (out / "results.json").is_file()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    import pytest as _pytest
+    from qaaudit.errors import InvalidArgument
+
+    with _pytest.raises(InvalidArgument, match="not a qaaudit report"):
+        write_report(run, tmp_path / "other")

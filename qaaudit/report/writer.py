@@ -121,6 +121,9 @@ def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
     try:
         _render_into(tmp, run, comp, label)
+        for name in PLACEHOLDERS:  # keep files a repository tracks in its report folder (reports/.gitkeep)
+            if (out_dir / name).is_file() and not (tmp / name).exists():
+                shutil.copy2(out_dir / name, tmp / name)
         _swap_into_place(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)   # the new tree on failure, the old one after an exchange
@@ -156,13 +159,17 @@ def _remove_stale(out_dir: Path, *, older_than: float = STALE_SECONDS) -> None:
                 pass
 
 
+# Files a repository keeps in an otherwise ignored report folder; they survive every report swap.
+PLACEHOLDERS = (".gitkeep", ".gitignore", "README.md")
+
+
 def _check_replaceable(out_dir: Path) -> None:
     """Refuse to replace a directory that holds anything but an earlier report (e.g. ``--qaaudit-report .``)."""
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
         raise InvalidArgument(f"report directory {out_dir} exists and is not a directory; choose another path")
-    if (out_dir / MARKER).is_file() or not any(out_dir.iterdir()):
+    if (out_dir / MARKER).is_file() or all(p.name in PLACEHOLDERS for p in out_dir.iterdir()):
         return
     raise InvalidArgument(f"report directory {out_dir} holds files that are not a qaaudit report; "
                           "choose an empty or new directory (the report replaces the whole directory)")
