@@ -176,3 +176,36 @@ def test_answer_spans_fall_on_token_boundaries(shipped_tokenizer):
         text, start = e.answers[0]
         offsets = tok(e.context, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
         assert start in {a for a, _ in offsets} and start + len(text) in {b for _, b in offsets}, (text, e.context)
+
+
+def test_easy_curriculum_paragraphs_hold_two_people_and_leave_the_default_output_alone():
+    easy = generate("train", 100, seed=2, easy=True)
+    assert easy == generate("train", 100, seed=2, easy=True)
+    assert easy != generate("train", 100, seed=2)
+    assert generate("train", 50, seed=2, easy=False) == generate("train", 50, seed=2)
+    for e in easy:
+        if e.lang == "ko":
+            n = len(re.findall(r"태어|활동하는 |의 [가-힣 ]+이다\.", e.context))
+        else:
+            n = len(re.findall(r" (?:is|works as) an? ", e.context))
+        assert n >= 2, e.context
+        assert e.fact in ("birth_place", "birth_date", "nationality", "profession", "debut_year", "who_born")
+        for text, start in e.answers:
+            assert e.context[start:start + len(text)] == text
+    full = generate("train", 100, seed=2)
+    assert sum(len(e.context) for e in easy) < 0.8 * sum(len(e.context) for e in full)
+
+
+
+def test_training_curriculum_is_off_by_default_and_runs_when_asked(tmp_path):
+    import json
+
+    pytest.importorskip("torch")
+    from qaaudit.demo import train
+
+    small = ["--n-train", "300", "--steps", "20", "--threads", "1"]
+    assert train.main(["--out", str(tmp_path / "plain"), *small]) == 0
+    assert json.loads((tmp_path / "plain" / "train_log.json").read_text())["easy_steps"] == 0
+    assert train.main(["--out", str(tmp_path / "cur"), *small, "--easy-steps", "10", "--n-easy", "200"]) == 0
+    log = json.loads((tmp_path / "cur" / "train_log.json").read_text())
+    assert log["easy_steps"] == 10 and log["n_easy"] == 200 and log["steps"] == 20

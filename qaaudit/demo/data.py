@@ -467,10 +467,14 @@ class _Fact:
     start: int
 
 
-def _paragraph(pools: _Pools) -> tuple[str, list[_Fact], list[tuple[str, set[str]]]]:
-    """Context text, its answerable facts, and its sentences with the fact kinds each one states."""
+def _paragraph(pools: _Pools, easy: bool = False) -> tuple[str, list[_Fact], list[tuple[str, set[str]]]]:
+    """Context text, its answerable facts, and its sentences with the fact kinds each one states.
+
+    ``easy``: a curriculum paragraph -- exactly two people and nothing else (no band, company or filler),
+    so the same kinds of fact still appear twice and only the name tells them apart, in a short context.
+    """
     r, lang = pools.rng, pools.lang
-    n_people = r.choice((2, 2, 3))
+    n_people = 2 if easy else r.choice((2, 2, 3))
     people: list[_Person] = []
     names: set[str] = set()
     cities: set[str] = set()
@@ -489,7 +493,7 @@ def _paragraph(pools: _Pools) -> tuple[str, list[_Fact], list[tuple[str, set[str
                               has_debut=r.random() < 0.7))
         names.add(name)
         cities.add(city)
-    kind = r.choice(("group", "org", "group", "org", "both"))
+    kind = "none" if easy else r.choice(("group", "org", "group", "org", "both"))
     group = org = None
     if kind in ("group", "both"):
         c = _country(r)
@@ -550,7 +554,7 @@ def _paragraph(pools: _Pools) -> tuple[str, list[_Fact], list[tuple[str, set[str
                       [("org_founded", org.name, "founded"), ("founder", org.name, "founder"),
                        ("hq", org.name, "hq"), ("employees", org.name, "employees")]))
     # people's sentences stay in order per person (intro before debut); blocks are shuffled as wholes
-    if r.random() < 0.3:
+    if not easy and r.random() < 0.3:
         parts.insert(0 if r.random() < 0.5 else len(parts), (r.choice(_KO_FILLER if lang == "ko" else _EN_FILLER), {}, []))
 
     text = ""
@@ -583,9 +587,9 @@ def _question(lang: str, fact: str, entity: str, rng: random.Random, allow_heldo
 _PERSON_FACTS = ("birth_place", "birth_date", "nationality", "profession", "debut_year", "group")
 
 
-def _example(split: str, lang: str, rng: random.Random, idx: int) -> Example:
+def _example(split: str, lang: str, rng: random.Random, idx: int, easy: bool = False) -> Example:
     pools = _Pools(split, lang, rng)
-    context, facts, _ = _paragraph(pools)
+    context, facts, _ = _paragraph(pools, easy)
     people = {f.entity for f in facts if f.kind in _PERSON_FACTS}
     test = split == "test"
     ex_id = f"{split}-{lang}-{idx:06d}"
@@ -611,13 +615,18 @@ def _example(split: str, lang: str, rng: random.Random, idx: int) -> Example:
     return Example(ex_id, lang, q, context, ((f.answer, f.start),), False, f.kind, tid, ho, f.entity)
 
 
-def generate(split: str, n: int, seed: int = 0, *, langs: Iterable[str] = LANGS) -> list[Example]:
-    """``n`` examples of ``split``, alternating languages; the same arguments always give the same list."""
+def generate(split: str, n: int, seed: int = 0, *, langs: Iterable[str] = LANGS, easy: bool = False
+             ) -> list[Example]:
+    """``n`` examples of ``split``, alternating languages; the same arguments always give the same list.
+
+    ``easy=True`` gives curriculum examples: two-person paragraphs without bands, companies or filler
+    (a different random stream, tagged ``:easy``; the default output is unchanged).
+    """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     langs = tuple(langs)
-    rng = random.Random(f"qaaudit-demo:{split}:{seed}")
-    return [_example(split, langs[i % len(langs)], rng, i) for i in range(n)]
+    rng = random.Random(f"qaaudit-demo:{split}:{seed}" + (":easy" if easy else ""))
+    return [_example(split, langs[i % len(langs)], rng, i, easy) for i in range(n)]
 
 
 def segmented_corpus(split: str, n: int, seed: int = 0) -> list[str]:

@@ -105,6 +105,24 @@ def _row(lang: str, m: dict) -> str:
             f"| {P['unanswerable_accuracy']['em']} | {P['answerable_predicted_null_pct']} |")
 
 
+def _warmup(log: dict) -> str:
+    return f"warmup {log['warmup']} steps" if "warmup" in log else "warmup 1/12"
+
+
+def _curriculum(log: dict) -> str:
+    if not log.get("easy_steps"):
+        return ""
+    return (f"\nCurriculum: the first {log['easy_steps']} steps train on {log['n_easy']:,} easy examples "
+            "(`generate(..., easy=True)`: two people per paragraph, no band, company or filler sentence, so the "
+            "same kinds of fact appear twice and only the name tells them apart); the rest on the full data.")
+
+
+def _positions(log: dict) -> str:
+    if not log.get("sinusoidal_positions"):
+        return ""
+    return "\nPosition embeddings start from a sinusoidal table scaled to std 0.02 (and are trained)."
+
+
 def model_card(model_dir: Path, metrics: dict) -> str:
     """The README.md beside the weights, written from ``metrics.json`` and ``train_log.json`` (no hand-typed numbers)."""
     import json as _json
@@ -146,8 +164,8 @@ The tokenizer is trained on a copy of the corpus in which Korean values and part
 person names are spelled per syllable, so answers start and end on token boundaries (`광주 ##에서`).
 
 ## Training
-`{cmd}` : {log["steps"]} steps of batch {log["batch_size"]}, AdamW (lr {log["lr"]}, warmup 1/12, cosine),
-seed {log["seed"]}, torch threads {log["threads"]}. Measured wall time: **{log["wall_time_s"] / 60:.1f} min**
+`{cmd}` : {log["steps"]} steps of batch {log["batch_size"]}, AdamW (lr {log["lr"]}, {_warmup(log)}, cosine),
+seed {log["seed"]}, torch threads {log["threads"]}.{_curriculum(log)}{_positions(log)} Measured wall time: **{log["wall_time_s"] / 60:.1f} min**
 on a 2-core machine shared with other jobs (data + tokenizer included).
 
 ## Results (`python -m qaaudit.demo.evaluate`, {metrics["n"]} test examples, seed {metrics["seed"]})
