@@ -231,6 +231,20 @@ def _capture(module: torch.nn.Module, model: torch.nn.Module, inputs: Mapping[st
     return seen["out"], out
 
 
+def _endpoints(qa: Any, inputs: Mapping[str, torch.Tensor], keep: torch.Tensor, baseline: str, *,
+               logits: bool) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """The embeddings-layer output at the input and at the baseline (fp32, batch of 1 each), from one
+    batch-of-two pass; with ``logits`` the pass runs to the end and its output (both rows) is returned.
+    """
+    ids = inputs["input_ids"]
+    both = {k: torch.cat([v, v], 0) for k, v in inputs.items()}
+    both["input_ids"] = torch.cat([ids, baseline_input_ids(qa.tokenizer, ids, keep, baseline)], 0)
+    emb, out = _capture(qa.embeddings, qa.model, both, run_to_end=logits)
+    emb_x = emb[0:1].float()
+    emb_b = torch.zeros_like(emb_x) if baseline == "zero" else emb[1:2].float()
+    return emb_x, emb_b, out
+
+
 def _autocast(device: torch.device, autocast: str | None):
     if autocast in (None, "none", "fp32", False):
         return contextlib.nullcontext()
@@ -287,16 +301,10 @@ def integrated_gradients(
         target = CompletenessTarget()
     if n_steps is not None and (not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1):
         raise InvalidArgument(f"n_steps={n_steps!r} must be an integer >= 1; or pass target= for adaptive steps")
-    input_ids = inputs["input_ids"]
-    ref_ids = baseline_input_ids(qa.tokenizer, input_ids, keep, baseline)
-    both = {k: torch.cat([v, v], 0) for k, v in inputs.items()}
-    both["input_ids"] = torch.cat([input_ids, ref_ids], 0)
-    emb_both, out = _capture(emb_module, model, both)
-    emb_x = emb_both[0:1].float()
-    emb_b = torch.zeros_like(emb_x) if baseline == "zero" else emb_both[1:2].float()
+    emb_x, emb_b, out = _endpoints(qa, inputs, keep, baseline, logits=True)
     f = {"start": out.start_logits[:, start_index].double(), "end": out.end_logits[:, end_index].double()}
-    if baseline == "zero":
-        with _replace_output(emb_module, emb_b.to(emb_both.dtype)), torch.no_grad():
+    if baseline == "zero":  # the pass above ran the pad baseline; F(baseline) is at the zero embedding
+        with _replace_output(emb_module, emb_b.to(next(emb_module.parameters()).dtype)), torch.no_grad():
             o = model(**inputs)
         f["start"][1], f["end"][1] = o.start_logits[0, start_index].double(), o.end_logits[0, end_index].double()
     f_x = {p: float(f[p][0]) for p in POSITIONS}
@@ -460,12 +468,7 @@ def layer_conductance(
     """
     model, emb_module = qa.model, qa.embeddings
     input_ids = inputs["input_ids"]
-    ref_ids = baseline_input_ids(qa.tokenizer, input_ids, keep, baseline)
-    emb_x, _ = _capture(emb_module, model, inputs, run_to_end=False)
-    emb_b, _ = _capture(emb_module, model, dict(inputs, input_ids=ref_ids), run_to_end=False)
-    if baseline == "zero":
-        emb_b = torch.zeros_like(emb_b)
-    emb_x, emb_b = emb_x.float(), emb_b.float()
+    emb_x, emb_b, _ = _endpoints(qa, inputs, keep, baseline, logits=False)
     alphas = np.linspace(0.0, 1.0, n_steps + 1)
     seq_len = input_ids.shape[1]
     c = _chunk_size(chunk_size, seq_len, n_steps + 1, qa.config)

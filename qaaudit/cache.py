@@ -49,16 +49,22 @@ class ExplanationCache:
         return self._dir / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
+        return self.get_any(key)
+
+    def get_any(self, *keys: str) -> dict[str, Any] | None:
+        """The first of ``keys`` that has an entry; one lookup for the hit/miss counts."""
         if not self.enabled:
             return None
-        try:
-            with open(self._path(key), encoding="utf-8") as fh:
-                value = json.load(fh)
-        except (OSError, ValueError):  # missing, or unreadable: recompute rather than fail the audit
-            self.misses += 1
-            return None
-        self.hits += 1
-        return value
+        for key in keys:
+            try:
+                with open(self._path(key), encoding="utf-8") as fh:
+                    value = json.load(fh)
+            except (OSError, ValueError):  # missing, or unreadable: recompute rather than fail the audit
+                continue
+            self.hits += 1
+            return value
+        self.misses += 1
+        return None
 
     def put(self, key: str, value: Mapping[str, Any]) -> None:
         if not self.enabled:

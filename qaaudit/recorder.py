@@ -178,7 +178,8 @@ class Recorder:
             from qaaudit.report import write_report
 
             try:
-                self.report_path = write_report(run, out, comparison=baseline_run)
+                # the gate's comparison, so the report classifies nothing again; the baseline run for its heatmaps
+                self.report_path = write_report(run, out, comparison=comparison, baseline=baseline_run)
             except (OSError, QAAuditError) as exc:
                 self.notes.append(f"qaaudit report: could not write {out}: {exc}")
         if verdict is None:

@@ -156,10 +156,14 @@ class AuditSession:
         from qaaudit.attribute import CompletenessTarget
         from qaaudit.explainer import explain, predict
 
-        kind = "explain" if attributions else "predict"
-        key = cache_key(model=qa.weights_hash, tokenizer=qa.tokenizer_hash, kind=kind, question=question,
-                        context=context, settings=dict(settings, device=str(qa.device)), version=qaaudit.__version__)
-        hit = self.cache.get(key)
+        def key_of(kind: str) -> str:
+            return cache_key(model=qa.weights_hash, tokenizer=qa.tokenizer_hash, kind=kind, question=question,
+                             context=context, settings=dict(settings, device=str(qa.device)),
+                             version=qaaudit.__version__)
+
+        key = key_of("explain" if attributions else "predict")
+        # a full explanation holds the prediction too: robustness items reuse their case's entry
+        hit = self.cache.get_any(key) if attributions else self.cache.get_any(key, key_of("explain"))
         if hit is not None:
             return Explanation.from_dict(hit)
         s = settings

@@ -63,3 +63,21 @@ def test_session_reuses_cached_explanations(tiny_checkpoint, tmp_path):
     changed = session.explanation(qa, "Where?", "Rose was born in Auckland.", dict(settings, steps=8),
                                   attributions=True)
     assert session.cache.hits == 1 and changed.start.n_steps == 8
+
+
+def test_prediction_reuses_a_cached_explanation(tiny_checkpoint, tmp_path):
+    """A robustness item asks for the prediction its case already explained: no new entry, no forward pass."""
+    from qaaudit.session import AuditSession, SessionOptions
+
+    session = AuditSession(SessionOptions(cache_dir=tmp_path / "cache", device="cpu"), tmp_path)
+    qa = session.get_model(str(tiny_checkpoint("bert")))
+    settings = {"steps": 4, "method": "gausslegendre", "baseline": "pad", "max_answer_len": 15}
+    full = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=True)
+    entries = sorted(p.name for p in (tmp_path / "cache").rglob("*.json"))
+    answer_only = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=False)
+    assert answer_only.answer == full.answer
+    assert sorted(p.name for p in (tmp_path / "cache").rglob("*.json")) == entries
+    # the other way round an explanation is still computed: a prediction entry has no attributions
+    other = session.explanation(qa, "Who?", "Rose was born in Auckland.", settings, attributions=False)
+    assert not other.has_attributions
+    assert session.explanation(qa, "Who?", "Rose was born in Auckland.", settings, attributions=True).has_attributions
