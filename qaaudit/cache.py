@@ -53,18 +53,25 @@ class ExplanationCache:
 
     def get_any(self, *keys: str) -> dict[str, Any] | None:
         """The first of ``keys`` that has an entry; one lookup for the hit/miss counts."""
+        for key in keys:
+            value = self.peek(key)
+            if value is not None:
+                self.hits += 1
+                return value
+        if self.enabled:
+            self.misses += 1
+        return None
+
+    def peek(self, key: str) -> dict[str, Any] | None:
+        """The entry under ``key``, not counted as a hit or miss (bookkeeping such as model identities)."""
         if not self.enabled:
             return None
-        for key in keys:
-            try:
-                with open(self._path(key), encoding="utf-8") as fh:
-                    value = json.load(fh)
-            except (OSError, ValueError):  # missing, or unreadable: recompute rather than fail the audit
-                continue
-            self.hits += 1
-            return value
-        self.misses += 1
-        return None
+        try:
+            with open(self._path(key), encoding="utf-8") as fh:
+                value = json.load(fh)
+        except (OSError, ValueError):  # missing, or unreadable: recompute rather than fail the audit
+            return None
+        return value if isinstance(value, dict) else None
 
     def put(self, key: str, value: Mapping[str, Any]) -> None:
         if not self.enabled:

@@ -74,29 +74,57 @@ def resolve_model_name(name: str | None) -> str:
 
 
 class ModelPredictor:
-    """The :class:`~qaaudit.expect.Predictor` over one loaded model and one case's settings."""
+    """The :class:`~qaaudit.expect.Predictor` over one model and one case's settings, through the cache."""
 
-    def __init__(self, session: "AuditSession", qa: Any, settings: Mapping[str, Any]) -> None:
-        self.session, self.qa, self.settings = session, qa, dict(settings)
+    def __init__(self, session: "AuditSession", ref: Any, settings: Mapping[str, Any]) -> None:
+        self.session, self.ref, self.settings = session, ref, dict(settings)
 
     @property
     def _decode_kw(self) -> dict[str, Any]:
         return decode_kwargs(self.settings)
 
     def predict_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Answer]:
-        from qaaudit.explainer import predict_batch
+        from qaaudit.explanation import Answer
 
-        return [answers[0] for answers in predict_batch(self.qa, list(pairs), **self._decode_kw)]
+        cache, keys = self.session.cache, {}
+        found: dict[tuple[str, str], Answer] = {}
+        for q, c in dict.fromkeys(pairs):
+            # the same entries as AuditSession.explanation(attributions=False), so either fills the other
+            keys[(q, c)] = self.session.key_of(self.ref, "predict", q, c, self.settings)
+            hit = cache.get_any(keys[(q, c)], self.session.key_of(self.ref, "explain", q, c, self.settings))
+            if hit is not None:
+                found[(q, c)] = Answer.from_dict(hit["answer"])
+        todo = [k for k in keys if k not in found]
+        if todo:
+            from qaaudit.explainer import predict_batch
+
+            qa = self.session.load(self.ref)
+            for (q, c), answers in zip(todo, predict_batch(qa, todo, **self._decode_kw)):
+                found[(q, c)] = answers[0]
+                exp = Explanation(question=q, context=c, answer=answers[0], answers=(answers[0],), null_score=None,
+                                  tokens=(), offsets=(), segments=(), settings=dict(self.settings))
+                cache.put(keys[(q, c)], exp.to_dict())
+        return [found[(q, c)] for q, c in pairs]
 
     def span_probability(self, question: str, context: str, start: int, end: int) -> float:
+        key = self.session.key_of(self.ref, "span_probability", question, context,
+                                  dict(self.settings, span=[start, end]))
+        hit = self.session.cache.get_any(key)
+        if hit is not None and isinstance(hit.get("p"), float):
+            return hit["p"]
+        p = self._span_probability(self.session.load(self.ref), question, context, start, end)
+        self.session.cache.put(key, {"p": p})
+        return p
+
+    def _span_probability(self, qa: Any, question: str, context: str, start: int, end: int) -> float:
         import numpy as np
 
         from qaaudit.decode import masked_probabilities
         from qaaudit.explainer import encode_pair, forward_windows
 
         kw = self._decode_kw
-        enc = encode_pair(self.qa, question, context, kw["max_seq_len"], kw["doc_stride"])
-        (s_logits, e_logits), = forward_windows(self.qa, [enc])
+        enc = encode_pair(qa, question, context, kw["max_seq_len"], kw["doc_stride"])
+        (s_logits, e_logits), = forward_windows(qa, [enc])
         best = 0.0
         ctx_seq = 1 if enc.question_first else 0
         for w, window in enumerate(enc.windows):
@@ -115,7 +143,7 @@ class ModelPredictor:
         return float(np.float64(best))
 
     def explain(self, question: str, context: str) -> Explanation:
-        return self.session.explanation(self.qa, question, context, self.settings, attributions=True)
+        return self.session.explanation(self.ref, question, context, self.settings, attributions=True)
 
 
 class AuditSession:
@@ -136,36 +164,53 @@ class AuditSession:
         return self.options.model or file_model or self.options.ini_model or DEMO_MODEL
 
     def get_model(self, name: str, base_dir: Path | None = None) -> Any:
-        from qaaudit.model import load_model
+        """A :class:`~qaaudit.modelref.ModelRef`: loaded only when a cache miss needs the model."""
+        import qaaudit
+        from qaaudit.modelref import ModelRef
 
-        _share_cpu_threads()
         path = resolve_model_name(name)
         if base_dir is not None and not os.path.isabs(path) and (base_dir / path).exists():
             path = str((base_dir / path).resolve())
         if path not in self._models:
-            self._models[path] = load_model(path, device=self.options.device,
-                                            trust_remote_code=self.options.trust_remote_code)
-            qa = self._models[path]
-            self.models_used[path] = dict(qa.describe(), name=name)
-        return self._models[path]
+            self._models[path] = ModelRef(name, path, device=self.options.device,
+                                          trust_remote_code=self.options.trust_remote_code,
+                                          index=self.cache, version=qaaudit.__version__)
+        ref = self._models[path]
+        if path not in self.models_used:
+            self.models_used[path] = dict(ref.describe(), name=name)
+        return ref
+
+    def load(self, ref: Any) -> Any:
+        """The loaded model behind ``ref`` (with this process's share of the CPU threads)."""
+        if not ref.loaded:
+            _share_cpu_threads()
+        return ref.load()
+
+    def key_of(self, ref: Any, kind: str, question: str, context: str, settings: Mapping[str, Any]) -> str:
+        """The cache key of one computation on one model."""
+        import qaaudit
+
+        return cache_key(model=ref.weights_hash, tokenizer=ref.tokenizer_hash, kind=kind, question=question,
+                         context=context,
+                         settings=dict(settings, device=str(ref.device),
+                                       autocast=settings.get("autocast") or self.options.autocast),
+                         version=qaaudit.__version__)
 
     # -- explanations, cached
-    def explanation(self, qa: Any, question: str, context: str, settings: Mapping[str, Any], *,
+    def explanation(self, ref: Any, question: str, context: str, settings: Mapping[str, Any], *,
                     attributions: bool) -> Explanation:
-        import qaaudit
-        from qaaudit.attribute import CompletenessTarget
-        from qaaudit.explainer import explain, predict
-
         def key_of(kind: str) -> str:
-            return cache_key(model=qa.weights_hash, tokenizer=qa.tokenizer_hash, kind=kind, question=question,
-                             context=context, settings=dict(settings, device=str(qa.device)),
-                             version=qaaudit.__version__)
+            return self.key_of(ref, kind, question, context, settings)
 
         key = key_of("explain" if attributions else "predict")
         # a full explanation holds the prediction too: robustness items reuse their case's entry
         hit = self.cache.get_any(key) if attributions else self.cache.get_any(key, key_of("explain"))
         if hit is not None:
             return Explanation.from_dict(hit)
+        from qaaudit.attribute import CompletenessTarget
+        from qaaudit.explainer import explain, predict
+
+        qa = self.load(ref)
         s = settings
         decode_kw = decode_kwargs(settings)
         if attributions:

@@ -342,6 +342,40 @@ def test_clear_cache_option_recomputes(pytester, audits, cache_hits):
     assert not stale.exists() and (pytester.path / ".qaaudit_cache").is_dir()  # cleared, then refilled
 
 
+_RECORD_MODULES = """
+    import json, sys
+    import pytest
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(session):
+        with open("modules.json", "a") as fh:
+            fh.write(json.dumps({name: name in sys.modules for name in ("torch", "transformers")}) + "\\n")
+"""
+
+
+def test_cached_rerun_neither_loads_the_model_nor_imports_torch(pytester, ckpt, monkeypatch):
+    """Fresh processes: the second run finds the model's identity by the checkpoint's fingerprint."""
+    import shutil
+
+    model = pytester.path / "model"
+    shutil.copytree(ckpt, model)
+    pytester.makefile(".audit.yaml", **{"audits/good": good_yaml(model)})
+    pytester.makeconftest(_RECORD_MODULES)
+    monkeypatch.setenv("CI", "true")  # derandomized robustness: both runs try the same variants
+    args = ("audits", "-p", "no:cacheprovider", "--qaaudit-report")
+    runs = [pytester.runpytest_subprocess(*args, f"r{i}") for i in (1, 2)]
+    assert [r.ret for r in runs] == [pytest.ExitCode.OK] * 2
+    loaded = [json.loads(line) for line in (pytester.path / "modules.json").read_text().splitlines()]
+    assert loaded == [{"torch": True, "transformers": True}, {"torch": False, "transformers": False}]
+    assert _comparable(_results(pytester.path / "r1")) == _comparable(_results(pytester.path / "r2"))
+    # a changed checkpoint file changes the fingerprint: the model is loaded again
+    config = model / "config.json"
+    config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert pytester.runpytest_subprocess(*args, "r3").ret == pytest.ExitCode.OK
+    last = json.loads((pytester.path / "modules.json").read_text().splitlines()[-1])
+    assert last == {"torch": True, "transformers": True}
+
+
 # --------------------------------------------------------------------------- help
 def test_help_lists_the_option_group_and_ini_options(pytester):
     result = pytester.runpytest("--help")
