@@ -50,7 +50,8 @@ FALLBACK_PERTURBATIONS = (
 )
 PROPERTIES = ("invariance", "directional", "attribution_stability")
 # Captum's integration methods for IntegratedGradients.
-METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "clenshaw_curtis")
+METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "clenshaw_curtis",
+           "adaptive")
 BASELINES = ("pad", "zero", "mask", "unk")
 # Perturbation parameters and the perturbations they belong to (None: every perturbation).
 PERTURBATION_PARAMS: Mapping[str, tuple[str, ...] | None] = {

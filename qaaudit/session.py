@@ -207,7 +207,7 @@ class AuditSession:
         hit = self.cache.get_any(key) if attributions else self.cache.get_any(key, key_of("explain"))
         if hit is not None:
             return Explanation.from_dict(hit)
-        from qaaudit.attribute import CompletenessTarget
+        from qaaudit.attribute import ADAPTIVE_METHODS, CompletenessTarget
         from qaaudit.explainer import explain, predict
 
         qa = self.load(ref)
@@ -220,7 +220,8 @@ class AuditSession:
                 target = CompletenessTarget(abs_delta=t.get("abs_delta"), rel_delta=t.get("rel_delta"),
                                             max_steps=s.get("max_steps", 129))
             exp = explain(qa, question, context, n_steps=s.get("steps"), target=target,
-                          method=s.get("method") if s.get("steps") is not None else None,
+                          method=s.get("method") if (s.get("steps") is not None
+                                                     or s.get("method") in ADAPTIVE_METHODS) else None,
                           baseline=s.get("baseline", "pad"), sub_embeddings=bool(s.get("sub_embeddings")),
                           layers=bool(s.get("layers")), autocast=s.get("autocast") or self.options.autocast,
                           **decode_kw)
