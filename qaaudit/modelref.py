@@ -14,7 +14,7 @@ import json
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 __all__ = ["ModelRef", "checkpoint_fingerprint"]
 
@@ -72,8 +72,9 @@ class ModelRef:
     """
 
     def __init__(self, name: str, path: str, *, device: str = "auto", trust_remote_code: bool = False,
-                 index: Any = None, version: str = "") -> None:
+                 index: Any = None, version: str = "", before_load: Callable[[], None] | None = None) -> None:
         self.name, self.path = name, path
+        self._before_load = before_load
         self._device_request, self._trust = device, trust_remote_code
         self._index, self._version = index, version
         self._qa: Any = None
@@ -128,6 +129,8 @@ class ModelRef:
         if self._qa is None:
             from qaaudit.model import load_model
 
+            if self._before_load is not None:
+                self._before_load()
             qa = load_model(self.path, device=self._device_request, trust_remote_code=self._trust)
             identity = {"weights_hash": qa.weights_hash, "tokenizer_hash": qa.tokenizer_hash,
                         "device": str(qa.device), "describe": qa.describe()}

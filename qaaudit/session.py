@@ -174,16 +174,15 @@ class AuditSession:
         if path not in self._models:
             self._models[path] = ModelRef(name, path, device=self.options.device,
                                           trust_remote_code=self.options.trust_remote_code,
-                                          index=self.cache, version=qaaudit.__version__)
+                                          index=self.cache, version=qaaudit.__version__,
+                                          before_load=_share_cpu_threads)
         ref = self._models[path]
         if path not in self.models_used:
             self.models_used[path] = dict(ref.describe(), name=name)
         return ref
 
     def load(self, ref: Any) -> Any:
-        """The loaded model behind ``ref`` (with this process's share of the CPU threads)."""
-        if not ref.loaded:
-            _share_cpu_threads()
+        """The loaded model behind ``ref`` (loading sets this process's share of the CPU threads)."""
         return ref.load()
 
     def key_of(self, ref: Any, kind: str, question: str, context: str, settings: Mapping[str, Any]) -> str:

@@ -413,6 +413,30 @@ def test_xdist_runs_every_case_and_the_controller_writes_one_report(pytester, au
     _assert_clean(result.stdout.str())
 
 
+def test_xdist_workers_share_the_cores_when_they_load_the_model(pytester, audits):
+    """n workers x all cores each thrash (spin-waiting threads): each worker takes its share on loading."""
+    import os
+
+    audits()
+    pytester.makeconftest("""
+        import json, os, sys
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionfinish(session):
+            worker = os.environ.get("PYTEST_XDIST_WORKER")
+            if worker and "torch" in sys.modules:
+                import torch
+                with open(f"threads-{worker}.json", "w") as fh:
+                    json.dump(torch.get_num_threads(), fh)
+    """)
+    result = pytester.runpytest("audits", "-n", "2", "-p", "no:cacheprovider", "--qaaudit-no-report",
+                                "--qaaudit-clear-cache")
+    assert result.ret == pytest.ExitCode.OK
+    threads = [json.loads(f.read_text()) for f in sorted(pytester.path.glob("threads-gw*.json"))]
+    assert threads and all(t == max(1, (os.cpu_count() or 1) // 2) for t in threads)
+
+
 # --------------------------------------------------------------------------- suites without audit files
 def test_suite_without_audit_files_is_undisturbed_and_imports_no_torch(pytester):
     """In a fresh process (this one already holds torch): the plugin loads, yet nothing heavy is imported."""
