@@ -4,14 +4,23 @@ Generates the data (qaaudit.demo.data), trains a WordPiece tokenizer on it, trai
 ElectraForQuestionAnswering on 2 CPU threads with fixed seeds, and writes a ``save_pretrained``
 directory (config, model.safetensors, tokenizer files) plus ``train_log.json``.
 
-The defaults reproduce the shipped model. Optional, off by default: a curriculum (``--easy-steps N``: the
-first N steps on ``generate(..., easy=True)`` two-person paragraphs) and a sinusoidal position init
-(``--sinusoidal-positions``). Tried and NOT shipped (it did not break the name-matching plateau: easy-dev
-token EM stayed at ~0.43, i.e. chance between the two people; final dev token EM 0.367; test EM ko 33.3 /
-en 32.6 vs 28.1 / 29.8 shipped, 17 min on 2 threads)::
+The defaults reproduce the shipped model. Optional levers, all off by default, none of which broke the
+name-matching plateau (dev token EM 0.30-0.38, i.e. the right fact type but a random one of the 2-3 people):
+
+- ``--easy-steps N``: a curriculum, the first N steps on ``generate(..., easy=True)`` two-person paragraphs.
+  Easy-dev token EM stayed at ~0.43 (chance between two people); final dev 0.367; test EM ko 33.3 / en 32.6
+  vs 28.1 / 29.8 shipped (12000 steps, 17 min on 2 threads)::
 
     python -m qaaudit.demo.train --steps 12000 --easy-steps 8000 --n-easy 40000 --batch-size 32 --lr 1e-3 \
         --warmup 200 --sinusoidal-positions --out /tmp/demo_cand
+
+- ``--pointer-steps N`` (``--pointer-only``): the first N steps mix in (or train only on) name-pointer
+  questions (the question is a name, the answer its first mention). The pointer task itself generalises
+  poorly to held-out names: pointer dev EM 0.67 at a training loss of 0.34 after 2000 pointer-only steps;
+  the QA dev token EM afterwards 0.31-0.35 (``--steps 4000 --pointer-steps 2500``: 0.349 at step 2500).
+- ``--match-init``: word and position embeddings start in disjoint halves of the dimensions and two heads
+  per layer start as copy detectors (equal query and key projections of the word half). Dev token EM
+  0.379 at step 3500 of 4000; with ``--sinusoidal-positions`` as well 0.376 at step 4000 (0.393 at 3000).
 """
 from __future__ import annotations
 
@@ -29,6 +38,8 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from transformers import ElectraConfig, ElectraForQuestionAnswering, ElectraTokenizerFast
 
 from qaaudit.demo import demo_model_path
+from dataclasses import replace
+
 from qaaudit.demo.data import Example, alphabet, generate, segmented_corpus
 
 __all__ = ["SPECIALS", "train_tokenizer", "encode_examples", "build_model", "main"]
@@ -100,6 +111,21 @@ def encode_examples(tokenizer: ElectraTokenizerFast, examples: Sequence[Example]
     return {"input_ids": ids, "token_type_ids": tts, "start": np.array(starts), "end": np.array(ends)}
 
 
+def pointer_examples(examples: Sequence[Example]) -> list[Example]:
+    """Name-matching curriculum: the question is the entity's name, the answer its first mention."""
+    out = []
+    for e in examples:
+        i = e.context.find(e.entity) if e.entity and not e.unanswerable else -1
+        if i >= 0:
+            out.append(replace(e, id=e.id + ":pointer", question=e.entity, answers=((e.entity, i),),
+                               template="pointer"))
+    return out
+
+
+def _concat(a: dict, b: dict) -> dict:
+    return {k: (list(a[k]) + list(b[k])) if isinstance(a[k], list) else np.concatenate([a[k], b[k]]) for k in a}
+
+
 def _batches(feats: dict, order: Sequence[int], batch_size: int):
     for k in range(0, len(order), batch_size):
         idx = order[k:k + batch_size]
@@ -113,23 +139,53 @@ def _batches(feats: dict, order: Sequence[int], batch_size: int):
         yield (ids, tt, (ids != 0).long(), torch.as_tensor(feats["start"][idx]), torch.as_tensor(feats["end"][idx]))
 
 
-def build_model(vocab_size: int, sinusoidal_positions: bool = False) -> ElectraForQuestionAnswering:
+def _match_init(model: ElectraForQuestionAnswering, heads: int = 2, scale: float = 2.0) -> None:
+    """Start with heads that attend to copies of the same token (the question's name in the context).
+
+    Word embeddings live in the first half of the dimensions and position/token-type embeddings in the
+    second half; the first ``heads`` heads of every layer get equal query and key projections of the word
+    half, so a token's score with another token is high when both are the same word, wherever they are.
+    """
+    cfg = model.config
+    d, half, hd = cfg.embedding_size, cfg.embedding_size // 2, cfg.hidden_size // cfg.num_attention_heads
+    emb = model.electra.embeddings
+    g = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        emb.word_embeddings.weight[:, half:] = 0
+        emb.position_embeddings.weight[:, :half] = 0
+        emb.token_type_embeddings.weight[:, :half] = 0
+        for layer in model.electra.encoder.layer:
+            att = layer.attention.self
+            for h in range(heads):
+                q = torch.linalg.qr(torch.randn(half, hd, generator=g))[0].T  # (hd, half) orthonormal rows
+                rows = slice(h * hd, (h + 1) * hd)
+                for lin in (att.query, att.key):
+                    lin.weight[rows] = 0
+                    lin.weight[rows, :half] = q * scale
+                    lin.bias[rows] = 0
+
+
+def build_model(vocab_size: int, sinusoidal_positions: bool = False, match_init: bool = False
+                ) -> ElectraForQuestionAnswering:
     # no dropout: the data is plentiful and synthetic, and dropout slowed convergence in a 2.5k-step run
     config = ElectraConfig(vocab_size=vocab_size, embedding_size=128, hidden_size=128, num_hidden_layers=4,
                            num_attention_heads=4, intermediate_size=512, max_position_embeddings=512,
                            type_vocab_size=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
                            pad_token_id=0)
     model = ElectraForQuestionAnswering(config)
+    if match_init:
+        _match_init(model)
     if not sinusoidal_positions:
         return model
-    # sinusoidal init of the (trainable) position table, scaled to the word-embedding std (0.02)
-    d = config.embedding_size
+    # sinusoidal init of the (trainable) position table, scaled to the word-embedding std (0.02);
+    # with match_init only in the position half of the dimensions
+    d = config.embedding_size // 2 if match_init else config.embedding_size
     pos = torch.arange(config.max_position_embeddings).float()[:, None]
     ang = pos / (10000 ** (torch.arange(0, d, 2).float() / d))
     pe = torch.zeros(config.max_position_embeddings, d)
     pe[:, 0::2], pe[:, 1::2] = torch.sin(ang), torch.cos(ang)
     with torch.no_grad():
-        model.electra.embeddings.position_embeddings.weight.copy_(pe * (config.initializer_range / pe.std()))
+        model.electra.embeddings.position_embeddings.weight[:, -d:] = pe * (config.initializer_range / pe.std())
     return model
 
 
@@ -168,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--easy-steps", type=int, default=0,
                     help="curriculum phase 1: the first N steps train on easy two-person paragraphs (0: off)")
     ap.add_argument("--n-easy", type=int, default=40000, help="easy examples generated for phase 1")
+    ap.add_argument("--pointer-steps", type=int, default=0,
+                    help="curriculum phase 1: the first N steps mix in name-pointer questions (0: off)")
+    ap.add_argument("--pointer-only", action="store_true", help="phase 1 trains on pointer questions alone")
+    ap.add_argument("--match-init", action="store_true",
+                    help="initialise two heads per layer to attend between copies of the same token")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=int, default=0, help="warmup steps (0: steps // 12)")
@@ -190,7 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.easy_steps > 0:
         feasy = encode_examples(tokenizer, generate("train", args.n_easy, seed=0, easy=True))
         fdev_easy = encode_examples(tokenizer, generate("dev", 500, seed=0, easy=True))
-    model = build_model(len(tokenizer), args.sinusoidal_positions)
+    elif args.pointer_steps > 0:
+        args.easy_steps = args.pointer_steps
+        fptr = encode_examples(tokenizer, pointer_examples(train))
+        feasy = fptr if args.pointer_only else _concat(ftrain, fptr)
+        fdev_easy = encode_examples(tokenizer, pointer_examples(dev[:500]))
+    model = build_model(len(tokenizer), args.sinusoidal_positions, args.match_init)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"data+tokenizer {time.time() - t0:.0f}s, vocab {len(tokenizer)}, params {n_params}", flush=True)
 
