@@ -213,3 +213,12 @@ class InvalidAuditItem(pytest.Item):
         if isinstance(excinfo.value, SpecError):
             return _invalid_message(self.config, excinfo.value)
         return super().repr_failure(excinfo, style=style)
+
+
+def cost_rank(item: pytest.Item) -> int:
+    """A rough cost order for scheduling: 0 for attribution-stability checks (an explanation per variant),
+    1 for other robustness checks, 2 for everything else."""
+    check = getattr(item, "check", None)
+    if isinstance(item, RobustnessItem):
+        return 0 if getattr(check, "property", None) == "attribution_stability" else 1
+    return 2

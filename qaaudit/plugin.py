@@ -79,6 +79,15 @@ def get_session(config: pytest.Config) -> Any:
     return session
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, hand the costliest audit items out first so one of them does not finish the run alone."""
+    if not hasattr(config, "workerinput"):
+        return
+    from qaaudit.collect import cost_rank
+
+    items.sort(key=cost_rank)  # stable, and the same in every worker (xdist requires equal collections)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield

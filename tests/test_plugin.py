@@ -437,6 +437,29 @@ def test_xdist_workers_share_the_cores_when_they_load_the_model(pytester, audits
     assert threads and all(t == max(1, (os.cpu_count() or 1) // 2) for t in threads)
 
 
+def test_xdist_workers_schedule_robustness_checks_first(pytester, audits):
+    audits(bad=True)
+    pytester.makeconftest("""
+        import json, os
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_modifyitems(config, items):
+            worker = os.environ.get("PYTEST_XDIST_WORKER")
+            if worker:
+                with open(f"order-{worker}.json", "w") as fh:
+                    json.dump([item.nodeid for item in items], fh)
+    """)
+    assert pytester.runpytest("audits", "-n", "2", "-p", "no:cacheprovider", "--qaaudit-no-report").ret == 1
+    orders = [json.loads(f.read_text()) for f in sorted(pytester.path.glob("order-gw*.json"))]
+    assert len(orders) == 2 and orders[0] == orders[1]
+    assert orders[0][0] == GOOD_IDS[1] and sorted(orders[0]) == sorted(BAD_IDS + GOOD_IDS)
+    # without xdist the files' order stays
+    plain = pytester.runpytest("audits", "-p", "no:cacheprovider", "--collect-only", "-q")
+    listed = [line for line in plain.stdout.lines if line.startswith("audits/")]
+    assert listed == BAD_IDS + GOOD_IDS
+
+
 # --------------------------------------------------------------------------- suites without audit files
 def test_suite_without_audit_files_is_undisturbed_and_imports_no_torch(pytester):
     """In a fresh process (this one already holds torch): the plugin loads, yet nothing heavy is imported."""
