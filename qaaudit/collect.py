@@ -218,7 +218,6 @@ class InvalidAuditItem(pytest.Item):
 def cost_rank(item: pytest.Item) -> int:
     """A rough cost order for scheduling: 0 for attribution-stability checks (an explanation per variant),
     1 for other robustness checks, 2 for everything else."""
-    check = getattr(item, "check", None)
     if isinstance(item, RobustnessItem):
-        return 0 if getattr(check, "property", None) == "attribution_stability" else 1
+        return 0 if item.check.property == "attribution_stability" else 1
     return 2

@@ -64,6 +64,12 @@ def decode_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
             "align_to_words": settings.get("align_to_words", True)}
 
 
+def answer_only(question: str, context: str, answers: Sequence[Answer], settings: Mapping[str, Any]) -> Explanation:
+    """A prediction without attributions, in the shape the cache and the report keep."""
+    return Explanation(question=question, context=context, answer=answers[0], answers=tuple(answers),
+                       null_score=None, tokens=(), offsets=(), segments=(), settings=dict(settings))
+
+
 def resolve_model_name(name: str | None) -> str:
     """``demo`` (or nothing) means the embedded demo model."""
     if name in (None, "") or name in _DEMO_NAMES:
@@ -84,8 +90,6 @@ class ModelPredictor:
         return decode_kwargs(self.settings)
 
     def predict_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Answer]:
-        from qaaudit.explanation import Answer
-
         cache, keys = self.session.cache, {}
         found: dict[tuple[str, str], Answer] = {}
         for q, c in dict.fromkeys(pairs):
@@ -98,12 +102,9 @@ class ModelPredictor:
         if todo:
             from qaaudit.explainer import predict_batch
 
-            qa = self.session.load(self.ref)
-            for (q, c), answers in zip(todo, predict_batch(qa, todo, **self._decode_kw)):
+            for (q, c), answers in zip(todo, predict_batch(self.ref.load(), todo, **self._decode_kw)):
                 found[(q, c)] = answers[0]
-                exp = Explanation(question=q, context=c, answer=answers[0], answers=(answers[0],), null_score=None,
-                                  tokens=(), offsets=(), segments=(), settings=dict(self.settings))
-                cache.put(keys[(q, c)], exp.to_dict())
+                cache.put(keys[(q, c)], answer_only(q, c, answers[:1], self.settings).to_dict())
         return [found[(q, c)] for q, c in pairs]
 
     def span_probability(self, question: str, context: str, start: int, end: int) -> float:
@@ -112,7 +113,7 @@ class ModelPredictor:
         hit = self.session.cache.get_any(key)
         if hit is not None and isinstance(hit.get("p"), float):
             return hit["p"]
-        p = self._span_probability(self.session.load(self.ref), question, context, start, end)
+        p = self._span_probability(self.ref.load(), question, context, start, end)
         self.session.cache.put(key, {"p": p})
         return p
 
@@ -181,10 +182,6 @@ class AuditSession:
             self.models_used[path] = dict(ref.describe(), name=name)
         return ref
 
-    def load(self, ref: Any) -> Any:
-        """The loaded model behind ``ref`` (loading sets this process's share of the CPU threads)."""
-        return ref.load()
-
     def key_of(self, ref: Any, kind: str, question: str, context: str, settings: Mapping[str, Any]) -> str:
         """The cache key of one computation on one model."""
         import qaaudit
@@ -209,7 +206,7 @@ class AuditSession:
         from qaaudit.attribute import ADAPTIVE_METHODS, CompletenessTarget
         from qaaudit.explainer import explain, predict
 
-        qa = self.load(ref)
+        qa = ref.load()
         s = settings
         decode_kw = decode_kwargs(settings)
         if attributions:
@@ -226,8 +223,7 @@ class AuditSession:
                           **decode_kw)
         else:
             answers = predict(qa, question, context, top_k=1, **decode_kw)
-            exp = Explanation(question=question, context=context, answer=answers[0], answers=tuple(answers),
-                              null_score=None, tokens=(), offsets=(), segments=(), settings=dict(settings))
+            exp = answer_only(question, context, answers, settings)
         self.cache.put(key, exp.to_dict())
         return exp
 
@@ -296,8 +292,7 @@ class AuditSession:
         answer = Answer(text=text, start=max(start, 0), end=max(start, 0) + len(text),
                         score=float(score) if score is not None else 1.0,
                         token_start=0 if text else None, token_end=0 if text else None)
-        exp = Explanation(question=case.question, context=case.context, answer=answer, answers=(answer,),
-                          null_score=None, tokens=(), offsets=(), segments=(), settings=dict(settings))
+        exp = answer_only(case.question, case.context, [answer], settings)
         verdicts = tuple(evaluate_case(case, exp, predictor=None, prediction=answer))
         verdicts = tuple(
             v if v.passed is not None or "predictions file" in v.detail

@@ -236,6 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="start the (trainable) position table from a sinusoidal one scaled to std 0.02")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    if args.easy_steps > 0 and args.pointer_steps > 0:
+        ap.error("--easy-steps and --pointer-steps are two curricula for the same first phase; pick one")
+    if args.pointer_only and args.pointer_steps <= 0:
+        ap.error("--pointer-only needs --pointer-steps N > 0")
 
     t0 = time.time()
     random.seed(SEED)
@@ -248,14 +252,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev = generate("dev", 1000, seed=0)
     tokenizer = train_tokenizer(segmented_corpus("train", args.n_train, seed=0))
     ftrain, fdev = encode_examples(tokenizer, train), encode_examples(tokenizer, dev)
+    # curriculum: phase 1 trains on its own data for the first phase1_steps steps, then the full data
+    phase1_steps, phase1_name = (args.easy_steps, "easy") if args.easy_steps > 0 else (args.pointer_steps, "pointer")
     if args.easy_steps > 0:
-        feasy = encode_examples(tokenizer, generate("train", args.n_easy, seed=0, easy=True))
-        fdev_easy = encode_examples(tokenizer, generate("dev", 500, seed=0, easy=True))
+        fphase1 = encode_examples(tokenizer, generate("train", args.n_easy, seed=0, easy=True))
+        fdev_phase1 = encode_examples(tokenizer, generate("dev", 500, seed=0, easy=True))
     elif args.pointer_steps > 0:
-        args.easy_steps = args.pointer_steps
         fptr = encode_examples(tokenizer, pointer_examples(train))
-        feasy = fptr if args.pointer_only else _concat(ftrain, fptr)
-        fdev_easy = encode_examples(tokenizer, pointer_examples(dev[:500]))
+        fphase1 = fptr if args.pointer_only else _concat(ftrain, fptr)
+        fdev_phase1 = encode_examples(tokenizer, pointer_examples(dev[:500]))
     model = build_model(len(tokenizer), args.sinusoidal_positions, args.match_init)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"data+tokenizer {time.time() - t0:.0f}s, vocab {len(tokenizer)}, params {n_params}", flush=True)
@@ -281,9 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model.train()
     step, running = 0, 0.0
     while step < args.steps:
-        # curriculum: phase 1 (easy two-person paragraphs) until easy_steps, then the full data
-        phase1 = step < args.easy_steps
-        feats = feasy if phase1 else ftrain
+        phase1 = step < phase1_steps
+        feats = fphase1 if phase1 else ftrain
         lengths = [len(x) for x in feats["input_ids"]]
         order = list(range(len(lengths)))
         g.shuffle(order)
@@ -292,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         batches = [c[k:k + args.batch_size] for c in chunks for k in range(0, len(c), args.batch_size)]
         g.shuffle(batches)
         for idx in batches:
-            if step >= args.steps or phase1 != (step < args.easy_steps):
+            if step >= args.steps or phase1 != (step < phase1_steps):
                 break
             ids, tt, am, s, e = next(_batches(feats, idx, len(idx)))
             out = model(input_ids=ids, token_type_ids=tt, attention_mask=am, start_positions=s, end_positions=e)
@@ -309,8 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 running = 0.0
                 if step % 500 == 0 or step == args.steps:
                     rec["dev_em_tokens"] = round(_argmax_em(model, fdev), 4)
-                    if step <= args.easy_steps:
-                        rec["dev_easy_em_tokens"] = round(_argmax_em(model, fdev_easy), 4)
+                    if step <= phase1_steps:
+                        rec[f"dev_{phase1_name}_em_tokens"] = round(_argmax_em(model, fdev_phase1), 4)
                 log.append(rec)
                 print(json.dumps(rec), flush=True)
 
@@ -323,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                "batch_size": args.batch_size, "lr": args.lr,
                "warmup": warmup, "sinusoidal_positions": args.sinusoidal_positions,
                "easy_steps": args.easy_steps, "n_easy": args.n_easy if args.easy_steps > 0 else 0,
+               "pointer_steps": args.pointer_steps, "pointer_only": args.pointer_only, "match_init": args.match_init,
                "n_train": args.n_train, "threads": args.threads,
                "seed": SEED, "max_len": MAX_LEN, "params": n_params, "vocab_size": len(tokenizer),
                "final_dev_em_tokens": log[-1].get("dev_em_tokens") if log else None, "log": log}
