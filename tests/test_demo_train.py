@@ -1,9 +1,11 @@
 """Training-recipe helpers of the demo model (the full training run is not part of the suite)."""
 from __future__ import annotations
 
+import re
+
 import torch
 
-from qaaudit.demo.data import generate
+from qaaudit.demo.data import entity_names, generate
 from qaaudit.demo.train import build_model, pointer_examples
 
 
@@ -36,3 +38,65 @@ def test_match_init_gives_copy_heads_over_disjoint_word_and_position_dimensions(
     plain = build_model(300)
     assert not torch.equal(plain.electra.encoder.layer[0].attention.self.query.weight,
                            plain.electra.encoder.layer[0].attention.self.key.weight)
+
+
+def test_mention_labels_tag_the_question_entity_in_question_and_context():
+    from transformers import AutoTokenizer
+
+    from qaaudit.demo import demo_model_path
+    from qaaudit.demo.train import encode_examples
+
+    tok = AutoTokenizer.from_pretrained(demo_model_path())
+    examples = [e for e in generate("dev", 40, seed=5) if not e.unanswerable][:12]
+    feats = encode_examples(tok, examples)
+    for i, e in enumerate(examples):
+        tokens = tok.convert_ids_to_tokens(feats["input_ids"][i])
+        sep = tokens.index("[SEP]")
+        marks = feats["mention"][i]
+        in_context = tok.convert_tokens_to_string([t for k, (t, m) in enumerate(zip(tokens, marks)) if m and k > sep])
+        # the question's own mention is tagged, every tagged context word belongs to the entity,
+        # and each mention in the context is tagged (the full name, or an English surname alone)
+        assert sum(marks[:sep]) > 0, (e.question, tokens)
+        assert set(in_context.split()) <= set(e.entity.split()), (e.entity, in_context)
+        key = e.entity.split()[-1]
+        assert in_context.split().count(key) == len(re.findall(rf"(?<![\w]){re.escape(key)}", e.context)), (e, in_context)
+    # a partly equal name is not a mention: Ost is not tagged inside Ostrander
+    from dataclasses import replace
+
+    odd = replace(examples[0], lang="en", entity="Nadia Ost", question="Who is Nadia Ost?",
+                  context="Ostrander Bank was founded by Ost. Nadia Ostton is a poet.", answers=(("Ost", 30),))
+    f = encode_examples(tok, [odd])
+    toks = tok.convert_ids_to_tokens(f["input_ids"][0])
+    tagged_ctx = [t for t, m, k in zip(toks, f["mention"][0], range(len(toks))) if m and k > toks.index("[SEP]")]
+    assert tagged_ctx == ["Ost"], tagged_ctx
+
+
+def test_question_noise_leaves_the_entity_specials_and_context_alone():
+    from qaaudit.demo.train import _noisy_question
+
+    g = torch.Generator().manual_seed(0)
+    ids = torch.tensor([[2, 10, 11, 12, 13, 3, 20, 21, 22, 3, 0, 0]] * 200)
+    tt = torch.tensor([[0] * 6 + [1] * 4 + [0, 0]] * 200)
+    am = (ids != 0).long()
+    ment = torch.zeros(ids.shape)
+    ment[:, 2] = 1  # the entity's token in the question
+    noisy = _noisy_question(ids, tt, am, ment, 0.5, g, vocab_size=100)
+    changed = noisy != ids
+    assert not changed[:, [0, 2, 5, 6, 7, 8, 9, 10, 11]].any()
+    share = changed[:, [1, 3, 4]].float().mean().item()
+    assert 0.35 < share < 0.55  # ~0.5, less the random draws that hit the same token
+    assert int(noisy.max()) < 100 and int(noisy[changed].min()) >= 5
+
+
+def test_tokenizer_splits_unseen_two_piece_names_like_seen_ones():
+    from qaaudit.demo.data import name_pieces, segmented_corpus
+    from qaaudit.demo.train import train_tokenizer
+
+    corpus = segmented_corpus("train", 400, seed=0)
+    joined = [n for n in name_pieces() if any(n in t.split() for t in corpus)]
+    assert not joined, joined[:5]  # the tokenizer never sees a two-piece name whole
+    tok = train_tokenizer(corpus, vocab_size=1500)
+    for split in ("train", "test"):
+        names = [n for n in entity_names(split, "en") | entity_names(split, "ko") if n in name_pieces()]
+        ok = sum(tok.tokenize(n) == [name_pieces()[n][0], "##" + name_pieces()[n][1]] for n in names)
+        assert ok >= 0.95 * len(names), split

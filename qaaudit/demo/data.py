@@ -162,6 +162,12 @@ _POOLS: dict[str, dict[str, list[str]]] = {
 }
 
 
+def name_pieces() -> dict[str, tuple[str, str]]:
+    """Every two-piece name (English surnames, Korean bands and companies) of every split, with its pieces."""
+    return {a + b: (a, b) for la, lb in ((_EN_SUR_A, _EN_SUR_B), (_KO_GROUP_A, _KO_GROUP_B), (_KO_ORG_A, _KO_ORG_B))
+            for a in la for b in lb}
+
+
 def entity_names(split: str, lang: str) -> set[str]:
     """Every name stem of people, bands and companies that ``split`` may use in ``lang``.
 
@@ -634,7 +640,8 @@ def segmented_corpus(split: str, n: int, seed: int = 0) -> list[str]:
 
     Training WordPiece on this keeps every Korean token inside one value or one particle/ending, so an
     answer such as 광주 in 광주에서 starts and ends on token boundaries (광주 ##에서). Person names are
-    spelled syllable by syllable, so unseen names split the same way as seen ones.
+    spelled syllable by syllable, and two-piece names (Var|dren, 모래|정원) are cut into their pieces, so an
+    unseen name splits the same way as a seen one (Var ##dren) instead of training names becoming whole tokens.
     """
     global _SEGMENT
     _SEGMENT = True
@@ -642,7 +649,9 @@ def segmented_corpus(split: str, n: int, seed: int = 0) -> list[str]:
         exs = generate(split, n, seed)
     finally:
         _SEGMENT = False
-    return [" ".join(t.split()) for e in exs for t in (e.question, e.context)]
+    pieces = {name: " ".join(ab) for name, ab in name_pieces().items()}
+    return [" ".join(re.sub(r"\w+", lambda m: pieces.get(m.group(), m.group()), t).split())
+            for e in exs for t in (e.question, e.context)]
 
 
 # --------------------------------------------------------------------------- perturbations (weakness probes)

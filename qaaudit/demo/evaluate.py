@@ -123,6 +123,38 @@ def _positions(log: dict) -> str:
     return "\nPosition embeddings start from a sinusoidal table scaled to std 0.02 (and are trained)."
 
 
+def _recipe(log: dict) -> str:
+    parts = []
+    if log.get("match_init"):
+        parts.append("two heads per layer start as copy detectors (equal query and key projections over a "
+                     "word-only half of the embedding), so a mention of a name can find its copy in the question")
+    if log.get("aux_match"):
+        parts.append(f"a training-only probe on hidden state {log.get('aux_layer', 2)} learns to tag the question "
+                     f"entity's mentions (loss weight {log['aux_match']}; the probe is not part of the checkpoint)")
+    if log.get("question_noise"):
+        parts.append(f"{log['question_noise']:.0%} of the question's words other than the entity are replaced by "
+                     "random tokens, for questions phrased in ways never seen")
+    if not parts:
+        return ""
+    return "\nRecipe (each part measured in `qaaudit/demo/train.py`'s docstring): " + "; ".join(parts) + "."
+
+
+def _status(metrics: dict, target: float = 90.0) -> str:
+    """One sentence, from the numbers, on the EM >= 90% per language target."""
+    em = {lang: metrics["languages"][lang]["squad2_with_null"]["em"] for lang in LANGS}
+    seen = {lang: metrics["probes"][lang]["seen_templates"]["em"] for lang in LANGS}
+    held = {lang: metrics["probes"][lang]["heldout_templates"]["em"] for lang in LANGS}
+    n_held = sum(metrics["probes"][lang]["heldout_templates"]["n"] for lang in LANGS)
+    n_seen = sum(metrics["probes"][lang]["seen_templates"]["n"] for lang in LANGS)
+    fmt = lambda d: " / ".join(f"{lang} {v}" for lang, v in d.items())  # noqa: E731
+    if all(v >= target for v in em.values()):
+        return f"**Status: meets the project's target** of EM >= {target:.0f}% per language (test EM {fmt(em)})."
+    return (f"**Status: below the project's target** of EM >= {target:.0f}% per language on the whole test split "
+            f"(test EM {fmt(em)}). Questions phrased like the training templates score {fmt(seen)}; the held-out "
+            f"templates ({100 * n_held / max(1, n_held + n_seen):.0f}% of the answerable test questions) score {fmt(held)}: they bring words the model never "
+            "saw (출생지, occupation), and a model trained from scratch cannot know what they mean.")
+
+
 def model_card(model_dir: Path, metrics: dict) -> str:
     """The README.md beside the weights, written from ``metrics.json`` and ``train_log.json`` (no hand-typed numbers)."""
     import json as _json
@@ -143,6 +175,8 @@ A small Korean + English extractive question-answering model that qaaudit trains
 the origin notebook's `koelectra-small-v2-distilled-korquad-384`. **It only knows invented encyclopedia
 paragraphs** (see below); it is a fixture to be audited, not a general QA model.
 
+{_status(metrics)}
+
 ## Architecture and size
 `ElectraForQuestionAnswering` (discriminator body, no pre-training) trained from scratch:
 {cfg["num_hidden_layers"]} layers, hidden {cfg["hidden_size"]}, {cfg["num_attention_heads"]} heads, intermediate {cfg["intermediate_size"]},
@@ -160,13 +194,14 @@ absent fact about a present one) with an empty gold answer, trained to point at 
 Splits: train ({log["n_train"]:,} examples, seed 0), dev, test. People, band and company names are partitioned
 80/10/10 between the splits with a fixed seed, so test names never occur in training; the last template of each
 fact with 3+ templates is held out of train/dev and only appears in test.
-The tokenizer is trained on a copy of the corpus in which Korean values and particles are spaced apart and
-person names are spelled per syllable, so answers start and end on token boundaries (`광주 ##에서`).
+The tokenizer is trained on a copy of the corpus in which Korean values and particles are spaced apart,
+Korean person names are spelled per syllable and two-piece names are cut into their pieces, so answers start
+and end on token boundaries (`광주 ##에서`) and an unseen name splits like a seen one (`Var ##dren`, `모래 ##정원`).
 
 ## Training
 `{cmd}` : {log["steps"]} steps of batch {log["batch_size"]}, AdamW (lr {log["lr"]}, {_warmup(log)}, cosine),
-seed {log["seed"]}, torch threads {log["threads"]}.{_curriculum(log)}{_positions(log)} Measured wall time: **{log["wall_time_s"] / 60:.1f} min**
-on a 2-core machine shared with other jobs (data + tokenizer included).
+seed {log["seed"]}, torch threads {log["threads"]}.{_recipe(log)}{_curriculum(log)}{_positions(log)} Measured wall time: **{log["wall_time_s"] / 60:.1f} min**
+on the 2-core development machine, data and tokenizer included.
 
 ## Results (`python -m qaaudit.demo.evaluate`, {metrics["n"]} test examples, seed {metrics["seed"]})
 Decoding: {metrics["decoding"]}. EM/F1 in percent (KorQuAD normalisation for Korean, SQuAD for English).
