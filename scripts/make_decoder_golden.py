@@ -191,7 +191,13 @@ def window_digest(pipe, question: str, context: str, kwargs: dict) -> list[str]:
             for f in pipe.preprocess({"question": question, "context": context}, **pre)]
 
 
-def run_inside(out: Path, n_per_fixture: int, demo: Path | None) -> None:
+def _existing_fixtures(out: Path) -> dict[str, Path]:
+    """The fixtures an earlier run wrote, in that run's order (the pairs' random draws follow it)."""
+    order = [p["model"] for p in json.loads((out / "golden.json").read_text(encoding="utf-8"))["pairs"]]
+    return {name: out / name for name in dict.fromkeys(order) if name != "demo"}
+
+
+def run_inside(out: Path, n_per_fixture: int, demo: Path | None, keep_fixtures: bool = False) -> None:
     import numpy
     import tokenizers
     import torch
@@ -200,7 +206,8 @@ def run_inside(out: Path, n_per_fixture: int, demo: Path | None) -> None:
     torch.set_num_threads(1)
     tm = _tinymodels()
     out.mkdir(parents=True, exist_ok=True)
-    fixtures = build_fixtures(out, tm)
+    # retraining the fixtures is not bit-reproducible; --keep-fixtures only re-asks the pipeline (a new demo model)
+    fixtures = _existing_fixtures(out) if keep_fixtures else build_fixtures(out, tm)
     models = {name: (str(path.relative_to(REPO)), path) for name, path in fixtures.items()}
     if demo is not None and (demo / "config.json").exists():
         models["demo"] = (str(demo.relative_to(REPO)), demo)
@@ -239,15 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "tests" / "data" / "parity")
     ap.add_argument("--pairs-per-model", type=int, default=32)
     ap.add_argument("--demo", type=Path, default=REPO / "qaaudit" / "demo" / "model")
+    ap.add_argument("--keep-fixtures", action="store_true",
+                    help="reuse the fixtures in --out (e.g. after retraining the demo model) instead of rebuilding them")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.inside:
-        run_inside(args.out.resolve(), args.pairs_per_model, args.demo.resolve())
+        run_inside(args.out.resolve(), args.pairs_per_model, args.demo.resolve(), args.keep_fixtures)
         return 0
     python = ensure_venv(args.venv)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     cmd = [str(python), __file__, "--inside", "--out", str(args.out), "--pairs-per-model", str(args.pairs_per_model),
-           "--demo", str(args.demo)]
+           "--demo", str(args.demo)] + (["--keep-fixtures"] if args.keep_fixtures else [])
     return subprocess.run(cmd, env=env).returncode
 
 

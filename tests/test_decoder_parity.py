@@ -22,7 +22,9 @@ from qaaudit.encode import Encoding, encode, input_names_for  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "data" / "parity" / "golden.json"
-SCORE_TOL = 1e-6
+# fp32 forwards under transformers 4.57 and 5.x differed by up to 2.8e-6 in score on the retrained demo
+# model (measured 2026-11-25); a decoding mistake moves a score by far more
+SCORE_TOL = 1e-5
 ENCODE_KWARGS = ("max_seq_len", "doc_stride", "max_question_len")
 
 

@@ -30,4 +30,6 @@ def test_public_predict_matches_the_pipeline(path, kwargs):
         want = pair["answers"]
         assert [(a.text, a.start, a.end) for a in answers] == [(w["answer"], w["start"], w["end"]) for w in want]
         for a, w in zip(answers, want):
-            assert a.score == pytest.approx(w["score"], abs=1e-6)  # batched windows are padded: ~1e-7 seen
+            # batched, padded windows: ~1e-7 seen on the fixtures; up to ~3e-6 on the retrained demo model,
+            # as in test_decoder_parity (transformers 4.57 vs 5.x forwards)
+            assert a.score == pytest.approx(w["score"], abs=1e-5)
