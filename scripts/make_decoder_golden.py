@@ -4,6 +4,7 @@ The QA pipeline left transformers in 5.3, so this runs the real one in a throwaw
 environment (created or reused; ``pip install torch==2.13.0`` takes the local CPU build):
 
     python scripts/make_decoder_golden.py [--venv /tmp/qaaudit-golden-venv] [--out tests/data/parity]
+    python scripts/make_decoder_golden.py --demo-only   # after retraining the demo model: its pairs only
 
 It builds the fixtures (two trained a few hundred steps so that scores are not flat, the others
 random; one tokenizer pads on the left), runs ``pipeline("question-answering")`` on short,
@@ -191,13 +192,7 @@ def window_digest(pipe, question: str, context: str, kwargs: dict) -> list[str]:
             for f in pipe.preprocess({"question": question, "context": context}, **pre)]
 
 
-def _existing_fixtures(out: Path) -> dict[str, Path]:
-    """The fixtures an earlier run wrote, in that run's order (the pairs' random draws follow it)."""
-    order = [p["model"] for p in json.loads((out / "golden.json").read_text(encoding="utf-8"))["pairs"]]
-    return {name: out / name for name in dict.fromkeys(order) if name != "demo"}
-
-
-def run_inside(out: Path, n_per_fixture: int, demo: Path | None, keep_fixtures: bool = False) -> None:
+def run_inside(out: Path, n_per_fixture: int, demo: Path | None, demo_only: bool = False) -> None:
     import numpy
     import tokenizers
     import torch
@@ -206,13 +201,23 @@ def run_inside(out: Path, n_per_fixture: int, demo: Path | None, keep_fixtures: 
     torch.set_num_threads(1)
     tm = _tinymodels()
     out.mkdir(parents=True, exist_ok=True)
-    # retraining the fixtures is not bit-reproducible; --keep-fixtures only re-asks the pipeline (a new demo model)
-    fixtures = _existing_fixtures(out) if keep_fixtures else build_fixtures(out, tm)
-    models = {name: (str(path.relative_to(REPO)), path) for name, path in fixtures.items()}
+    records: list[dict] = []
+    if demo_only:
+        # retraining the fixtures is not bit-reproducible: after a new demo model keep them and their pairs
+        old = json.loads((out / "golden.json").read_text(encoding="utf-8"))
+        mine = {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+                "torch": torch.__version__, "numpy": numpy.__version__}
+        if old["versions"] != mine:
+            raise SystemExit(f"--demo-only: golden.json was written with {old['versions']}, this venv has {mine}; "
+                             "rebuild everything (drop --demo-only)")
+        records = [p for p in old["pairs"] if p["model"] != "demo"]
+        models = {}
+    else:
+        fixtures = build_fixtures(out, tm)
+        models = {name: (str(path.relative_to(REPO)), path) for name, path in fixtures.items()}
     if demo is not None and (demo / "config.json").exists():
         models["demo"] = (str(demo.relative_to(REPO)), demo)
     rng = random.Random(20240)
-    records = []
     for name, (rel, path) in models.items():
         pipe = transformers.pipeline("question-answering", model=str(path), tokenizer=str(path), device=-1)
         pipe_note = {"p_mask": "all-allowed"} if pipe.tokenizer.padding_side == "left" else {}
@@ -237,7 +242,7 @@ def run_inside(out: Path, n_per_fixture: int, demo: Path | None, keep_fixtures: 
         "pairs": records,
     }
     (out / "golden.json").write_text(json.dumps(golden, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {len(records)} pairs on {len(models)} models to {out / 'golden.json'}")
+    print(f"wrote {len(records)} pairs on {len({r['model'] for r in records})} models to {out / 'golden.json'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,17 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "tests" / "data" / "parity")
     ap.add_argument("--pairs-per-model", type=int, default=32)
     ap.add_argument("--demo", type=Path, default=REPO / "qaaudit" / "demo" / "model")
-    ap.add_argument("--keep-fixtures", action="store_true",
-                    help="reuse the fixtures in --out (e.g. after retraining the demo model) instead of rebuilding them")
+    ap.add_argument("--demo-only", action="store_true",
+                    help="re-ask the pipeline for the demo model's pairs only (after retraining it); keep the rest")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.inside:
-        run_inside(args.out.resolve(), args.pairs_per_model, args.demo.resolve(), args.keep_fixtures)
+        run_inside(args.out.resolve(), args.pairs_per_model, args.demo.resolve(), args.demo_only)
         return 0
     python = ensure_venv(args.venv)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     cmd = [str(python), __file__, "--inside", "--out", str(args.out), "--pairs-per-model", str(args.pairs_per_model),
-           "--demo", str(args.demo)] + (["--keep-fixtures"] if args.keep_fixtures else [])
+           "--demo", str(args.demo)] + (["--demo-only"] if args.demo_only else [])
     return subprocess.run(cmd, env=env).returncode
 
 

@@ -28,6 +28,8 @@ __all__ = [
     "entity_names",
     "add_distractor",
     "add_typos",
+    "mention_spans",
+    "name_pieces",
     "alphabet",
     "segmented_corpus",
 ]
@@ -654,6 +656,20 @@ def segmented_corpus(split: str, n: int, seed: int = 0) -> list[str]:
             for e in exs for t in (e.question, e.context)]
 
 
+def mention_spans(text: str, ex: Example) -> list[tuple[int, int]]:
+    """Character spans of the question's entity in ``text``; an English person also by surname alone."""
+    if not ex.entity:
+        return []
+    names = {ex.entity}
+    if ex.lang == "en" and " " in ex.entity and not ex.entity.startswith("The "):
+        names.add(ex.entity.split()[-1])
+    # whole words in English (Ost is not a mention inside Ostrander); Korean names carry particles
+    pat = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    if ex.lang == "en":
+        pat = rf"\b(?:{pat})\b"
+    return [m.span() for m in re.finditer(pat, text)]
+
+
 # --------------------------------------------------------------------------- perturbations (weakness probes)
 def _shift(ex: Example, at: int, by: int, context: str) -> Example:
     answers = tuple((t, s + by if s >= at else s) for t, s in ex.answers)
@@ -689,10 +705,8 @@ def add_distractor(ex: Example, rng: random.Random) -> Example:
 
 def add_typos(ex: Example, rng: random.Random, rate: float = 0.15) -> Example:
     """Swap two adjacent characters in about ``rate`` of the context words that do not touch an answer."""
-    protected = [(s, s + len(t)) for t, s in ex.answers]
-    # the question's entity stays intact (we probe robustness of the context, not of name matching)
-    for name in {ex.entity, ex.entity.split()[-1] if ex.entity else ""} - {""}:
-        protected += [(m.start(), m.end()) for m in re.finditer(re.escape(name), ex.context)]
+    # the answers and the question's entity stay intact (we probe robustness of the context, not of name matching)
+    protected = [(s, s + len(t)) for t, s in ex.answers] + mention_spans(ex.context, ex)
     chars = list(ex.context)
     for m in re.finditer(r"\S{3,}", ex.context):
         a, b = m.span()

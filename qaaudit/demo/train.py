@@ -35,7 +35,6 @@ import argparse
 import json
 import math
 import random
-import re
 import time
 from pathlib import Path
 from typing import Sequence
@@ -48,7 +47,7 @@ from transformers import ElectraConfig, ElectraForQuestionAnswering, ElectraToke
 from qaaudit.demo import demo_model_path
 from dataclasses import replace
 
-from qaaudit.demo.data import Example, alphabet, generate, name_pieces, segmented_corpus
+from qaaudit.demo.data import Example, alphabet, generate, mention_spans, name_pieces, segmented_corpus
 
 __all__ = ["SPECIALS", "train_tokenizer", "encode_examples", "build_model", "main"]
 
@@ -77,8 +76,7 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int = 6000) -> ElectraToke
     extra = [p for c in chars if not c.isspace() for p in (c, "##" + c)]
     extra += ["##" + t for t in KO_SUFFIXES]
     # the pieces of two-piece names: Var ##dren, 모래 ##정원 (segmented_corpus never shows them joined)
-    for a, b in name_pieces().values():
-        extra += [a, "##" + b]
+    extra += list(dict.fromkeys(p for a, b in name_pieces().values() for p in (a, "##" + b)))
     for piece in extra:
         if piece not in vocab:
             vocab[piece] = len(vocab)
@@ -102,7 +100,7 @@ def encode_examples(tokenizer: ElectraTokenizerFast, examples: Sequence[Example]
     starts, ends, ids, tts, mentions = [], [], [], [], []
     for i, e in enumerate(examples):
         offsets, seq = enc["offset_mapping"][i], enc.sequence_ids(i)
-        spans = (_mention_spans(e.question, e), _mention_spans(e.context, e))
+        spans = (mention_spans(e.question, e), mention_spans(e.context, e))
         mentions.append([int(sid is not None and any(a < o[1] and o[0] < b for a, b in spans[sid]))
                          for o, sid in zip(offsets, seq)])
         s_tok = e_tok = 0
@@ -124,20 +122,6 @@ def encode_examples(tokenizer: ElectraTokenizerFast, examples: Sequence[Example]
         tts.append(enc["token_type_ids"][i])
     return {"input_ids": ids, "token_type_ids": tts, "start": np.array(starts), "end": np.array(ends),
             "mention": mentions}
-
-
-def _mention_spans(text: str, e: Example) -> list[tuple[int, int]]:
-    """Character spans of the question's entity in ``text``; an English person also by surname alone."""
-    if not e.entity:
-        return []
-    names = {e.entity}
-    if e.lang == "en" and " " in e.entity and not e.entity.startswith("The "):
-        names.add(e.entity.split()[-1])
-    # whole words in English (Ost is not a mention inside Ostrander); Korean names carry particles
-    pat = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    if e.lang == "en":
-        pat = rf"\b(?:{pat})\b"
-    return [m.span() for m in re.finditer(pat, text)]
 
 
 def pointer_examples(examples: Sequence[Example]) -> list[Example]:
