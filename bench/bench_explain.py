@@ -69,7 +69,7 @@ def notebook_ig(qa: Any, case: Case, n_steps: int = 50) -> dict[str, Any]:
         attr, delta = lig.attribute(inputs=ids, baselines=ref,
                                     additional_forward_args=(*(case.inputs[n] for n in names), position, index),
                                     n_steps=n_steps, return_convergence_delta=True)
-        res[name] = (attr[0].sum(-1).detach().double().numpy(), float(delta))
+        res[name] = (attr[0].sum(-1).detach().double().cpu().numpy(), float(delta))
     return res
 
 

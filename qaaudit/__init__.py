@@ -25,6 +25,7 @@ _LAZY = {
     "predict": "qaaudit.explainer",
     "predict_batch": "qaaudit.explainer",
     "explain": "qaaudit.explainer",
+    "explain_batch": "qaaudit.explainer",
     "CompletenessTarget": "qaaudit.attribute",
     "demo_model_path": "qaaudit.demo",
 }
@@ -39,7 +40,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from qaaudit.attribute import CompletenessTarget
     from qaaudit.demo import demo_model_path
-    from qaaudit.explainer import explain, predict, predict_batch
+    from qaaudit.explainer import explain, explain_batch, predict, predict_batch
     from qaaudit.model import QAModel, load_model
 
 

@@ -38,6 +38,8 @@ __all__ = [
     "quadrature",
     "baseline_input_ids",
     "integrated_gradients",
+    "integrated_gradients_batch",
+    "IGCase",
     "sub_embedding_attributions",
     "layer_conductance",
 ]
@@ -365,21 +367,184 @@ def integrated_gradients(
         raise InvalidArgument(
             "keep_full=True needs a fixed rule: pass n_steps= (adaptive refinement keeps per-token sums only)"
         )
+    rule = _rule(target, method, result, seq_len, baseline, autocast)
+    return _drive(rule, lambda alphas: run_nodes(alphas, None)["tokens"])
+
+
+def _rule(target: CompletenessTarget, method: str | None, result: Callable, seq_len: int, baseline: str,
+          autocast: str | None):
+    """The refinement rule for ``target`` as a generator: it yields the nodes it needs and is sent
+    their token integrands, so that one driver can serve one case and another many cases at once."""
     if method in (None, "adaptive"):
-        return _adaptive_panels(run_nodes, result, target, seq_len, baseline, autocast)
+        return _adaptive_panels(result, target, seq_len, baseline, autocast)
     if method == "clenshaw_curtis":
-        return _nested_clenshaw_curtis(run_nodes, result, target, seq_len, baseline, autocast)
+        return _nested_clenshaw_curtis(result, target, seq_len, baseline, autocast)
     raise InvalidArgument(
         f"method={method!r} cannot refine adaptively; use method='adaptive' (the default with a target) or "
         f"'clenshaw_curtis', or pass n_steps= for a fixed {method} rule"
     )
 
 
+def _fixed_rule(result: Callable, method: str, n_steps: int, baseline: str, autocast: str | None):
+    """A fixed rule as a generator (see :func:`_rule`), for the batched driver."""
+    alphas, weights = quadrature(method, n_steps)
+    tokens = yield alphas
+    res = result(tokens, weights)
+    return IGRun(res["start"], res["end"], n_steps, method,
+                 ((n_steps, abs(res["start"].delta), abs(res["end"].delta)),), True,
+                 {"n_steps": n_steps, "method": method, "baseline": baseline, "autocast": autocast})
+
+
+def _drive(rule, evaluate: Callable[[np.ndarray], dict[str, np.ndarray]]) -> IGRun:
+    """Run one rule generator to the end, evaluating each request of nodes with ``evaluate``."""
+    try:
+        alphas = next(rule)
+        while True:
+            alphas = rule.send(evaluate(alphas))
+    except StopIteration as stop:
+        return stop.value
+
+
+@dataclass(frozen=True)
+class IGCase:
+    """One window to explain in :func:`integrated_gradients_batch` (the arguments of the one-case engine)."""
+
+    inputs: Mapping[str, torch.Tensor]
+    start_index: int
+    end_index: int
+    keep: torch.Tensor
+
+
+def _tokens_result(f_x: Mapping[str, float], f_b: Mapping[str, float]) -> Callable:
+    def result(tokens: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, TargetIG]:
+        res = {}
+        for p in POSITIONS:
+            t = weights @ tokens[p]
+            res[p] = TargetIG(tokens=t, delta=float(t.sum()) - (f_x[p] - f_b[p]), f_input=f_x[p], f_baseline=f_b[p])
+        return res
+
+    return result
+
+
+def _resolve_budget(qa: Any, token_budget: int | None = None) -> int:
+    """Tokens per forward pass of interpolated inputs: ``DEFAULT_TOKEN_BUDGET`` scaled to the model's size,
+    twice that on a GPU. On an H100, a KoELECTRA-small-shaped model at 384 tokens ran as fast at 32768 tokens
+    per pass (6.5 GiB) as at 131072 (20.5 GiB) or 524288 (bench/README.md)."""
+    if token_budget is not None:
+        if not isinstance(token_budget, int) or isinstance(token_budget, bool) or token_budget < 1:
+            raise InvalidArgument(f"token_budget={token_budget!r} must be an integer >= 1")
+        return token_budget
+    config = qa.config
+    hidden = int(getattr(config, "hidden_size", 256) or 256)
+    layers = int(getattr(config, "num_hidden_layers", 12) or 12)
+    budget = int(DEFAULT_TOKEN_BUDGET * (256 * 12) / max(hidden * layers, 1))
+    return budget * (2 if qa.device.type == "cuda" else 1)
+
+
+def integrated_gradients_batch(
+    qa: Any,
+    cases: list[IGCase],
+    *,
+    baseline: str = "pad",
+    n_steps: int | None = None,
+    target: CompletenessTarget | None = None,
+    method: str | None = None,
+    autocast: str | None = None,
+    token_budget: int | None = None,
+) -> list[IGRun]:
+    """:func:`integrated_gradients` for many windows at once, one :class:`IGRun` per case.
+
+    Each case refines on its own (same rules, same results up to float rounding), but the nodes that
+    all cases ask for in a round go through the model together: rows of every case, sorted by length and
+    padded (masked) to the longest in their pass, as many per pass as ``token_budget`` allows. This is
+    what makes a GPU busy; on a CPU one case at a time measured as fast (bench/README.md).
+    """
+    if n_steps is None and target is None:
+        target = CompletenessTarget()
+    if n_steps is not None and (not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1):
+        raise InvalidArgument(f"n_steps={n_steps!r} must be an integer >= 1; or pass target= for adaptive steps")
+    budget = _resolve_budget(qa, token_budget)
+    states, rules = [], []
+    for case in cases:
+        emb_x, emb_b, out = _endpoints(qa, case.inputs, case.keep, baseline, logits=True)
+        f = {"start": out.start_logits[:, case.start_index].double(), "end": out.end_logits[:, case.end_index].double()}
+        if baseline == "zero":
+            with _replace_output(qa.embeddings, emb_b.to(next(qa.embeddings.parameters()).dtype)), torch.no_grad():
+                o = qa.model(**case.inputs)
+            f["start"][1], f["end"][1] = o.start_logits[0, case.start_index].double(), o.end_logits[0, case.end_index].double()
+        f_x = {p: float(f[p][0]) for p in POSITIONS}
+        f_b = {p: float(f[p][1]) for p in POSITIONS}
+        states.append((case, emb_b[0], (emb_x - emb_b)[0]))
+        result = _tokens_result(f_x, f_b)
+        seq_len = emb_x.shape[1]
+        rules.append(_fixed_rule(result, method or "gausslegendre", n_steps, baseline, autocast) if n_steps is not None
+                     else _rule(target, method, result, seq_len, baseline, autocast))
+    runs: list[IGRun | None] = [None] * len(cases)
+    requests: dict[int, np.ndarray] = {}
+    for i, rule in enumerate(rules):
+        requests[i] = next(rule)
+    while requests:
+        answers = _batched_nodes(qa, states, requests, budget, autocast)
+        nxt = {}
+        for i, tokens in answers.items():
+            try:
+                nxt[i] = rules[i].send(tokens)
+            except StopIteration as stop:
+                runs[i] = stop.value
+        requests = nxt
+    return runs  # type: ignore[return-value]
+
+
+def _batched_nodes(qa: Any, states: list, requests: Mapping[int, np.ndarray], budget: int,
+                   autocast: str | None) -> dict[int, dict[str, np.ndarray]]:
+    """Token integrands at the requested nodes of several cases, rows of similar length per pass."""
+    rows = sorted(((i, j) for i, alphas in requests.items() for j in range(len(alphas))),
+                  key=lambda r: (states[r[0]][2].shape[0], r))
+    out = {i: {p: np.zeros((len(a), states[i][2].shape[0])) for p in POSITIONS} for i, a in requests.items()}
+    pad_id = qa.tokenizer.pad_token_id or 0
+    lo = 0
+    while lo < len(rows):
+        hi = lo + 1  # rows are sorted by length, so the pass's width is its last row's length
+        while hi < len(rows) and (hi + 1 - lo) * states[rows[hi][0]][2].shape[0] <= budget:
+            hi += 1
+        part = rows[lo:hi]
+        lo = hi
+        width = states[part[-1][0]][2].shape[0]
+        paths, diffs, cols, feeds = [], [], {"start": [], "end": []}, {}
+        for i, j in part:
+            case, base, diff = states[i]
+            n = diff.shape[0]
+            a = float(requests[i][j])
+            paths.append(torch.nn.functional.pad(base + a * diff, (0, 0, 0, width - n)))
+            diffs.append(torch.nn.functional.pad(diff, (0, 0, 0, width - n)))
+            cols["start"].append(case.start_index)
+            cols["end"].append(case.end_index)
+            for k, v in case.inputs.items():
+                value = pad_id if k == "input_ids" else 0
+                feeds.setdefault(k, []).append(torch.nn.functional.pad(v[0], (0, width - n), value=value))
+        feed = {k: torch.stack(v) for k, v in feeds.items()}
+        feed["attention_mask"] = torch.stack([
+            (torch.arange(width, device=qa.device) < states[i][2].shape[0]).to(torch.long) for i, _ in part])
+        path = torch.stack(paths).requires_grad_(True)
+        with _replace_output(qa.embeddings, path), _autocast(qa.device, autocast):
+            o = qa.model(**feed)
+        r = torch.arange(len(part), device=qa.device)
+        outs = {p: (o.start_logits if p == "start" else o.end_logits)[r, torch.as_tensor(cols[p], device=qa.device)].sum()
+                for p in POSITIONS}
+        diff_rows = torch.stack(diffs)
+        for k, p in enumerate(POSITIONS):
+            (g,) = torch.autograd.grad(outs[p], path, retain_graph=k == 0)
+            tok = (g.float() * diff_rows).sum(-1).double().cpu().numpy()
+            for row, (i, j) in enumerate(part):
+                out[i][p][j] = tok[row, :states[i][2].shape[0]]
+    return out
+
+
 _BOOLE = np.array([7.0, 32.0, 12.0, 32.0, 7.0]) / 90.0  # Boole's rule on a panel of width 1 (5 points)
 
 
-def _adaptive_panels(run_nodes, result, target: CompletenessTarget, seq_len: int, baseline: str,
-                     autocast: str | None) -> IGRun:
+def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline: str,
+                     autocast: str | None):
     """Composite Boole rule on panels bisected where the integrand is rough.
 
     A trained model's path integrand has sharp bumps (attention flipping at some alpha) that
@@ -395,20 +560,22 @@ def _adaptive_panels(run_nodes, result, target: CompletenessTarget, seq_len: int
     def points(a: float, b: float) -> list[float]:
         return [a + (b - a) * j / 4 for j in range(5)]  # dyadic: exact as floats, so usable as keys
 
-    def evaluate(panels: list[tuple[float, float]]) -> None:
-        todo = sorted({x for a, b in panels for x in points(a, b)} - index.keys())
-        if todo:
-            new = run_nodes(np.array(todo), None)["tokens"]
-            for x in todo:
-                index[x] = len(index)
-            for p in POSITIONS:
-                tokens[p] = np.concatenate([tokens[p], new[p]])
+    def missing(panels: list[tuple[float, float]]) -> list[float]:
+        return sorted({x for a, b in panels for x in points(a, b)} - index.keys())
+
+    def add(todo: list[float], new: dict[str, np.ndarray]) -> None:
+        for x in todo:
+            index[x] = len(index)
+        for p in POSITIONS:
+            tokens[p] = np.concatenate([tokens[p], new[p]])
 
     n0 = max(1, -(-(target.first_steps - 1) // 4))  # panels of the first round: 4 -> 17 nodes
     panels = [(k / n0, (k + 1) / n0) for k in range(n0)]
     history: list[tuple[int, float, float]] = []
     while True:
-        evaluate(panels)
+        todo = missing(panels)
+        if todo:
+            add(todo, (yield np.array(todo)))
         weights = np.zeros(len(index))
         for a, b in panels:
             for x, w in zip(points(a, b), _BOOLE):
@@ -446,14 +613,14 @@ def _adaptive_panels(run_nodes, result, target: CompletenessTarget, seq_len: int
                   "target": target.to_dict()})
 
 
-def _nested_clenshaw_curtis(run_nodes, result, target: CompletenessTarget, seq_len: int, baseline: str,
-                            autocast: str | None) -> IGRun:
+def _nested_clenshaw_curtis(result, target: CompletenessTarget, seq_len: int, baseline: str,
+                            autocast: str | None):
     """Nested Clenshaw-Curtis (9, 17, 33, ... nodes), every level reusing the gradients of the last."""
     N = 8
     while N + 1 < target.first_steps:
         N *= 2
     alphas, _ = _clenshaw_curtis(N)
-    tokens = run_nodes(alphas, None)["tokens"]
+    tokens = yield alphas
     history = []
     while True:
         _, weights = _clenshaw_curtis(N)
@@ -463,7 +630,7 @@ def _nested_clenshaw_curtis(run_nodes, result, target: CompletenessTarget, seq_l
         if converged or 2 * N + 1 > target.max_steps:
             break
         new_alphas = (1 - np.cos(np.arange(1, 2 * N, 2) * np.pi / (2 * N))) / 2
-        new = run_nodes(new_alphas, None)["tokens"]
+        new = yield new_alphas
         merged = {}
         for p in POSITIONS:  # interleave: old node j sits at 2j of the finer grid, new ones at the odd places
             arr = np.empty((2 * N + 1, seq_len))

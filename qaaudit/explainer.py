@@ -7,6 +7,7 @@ in the window that holds the predicted span.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -14,7 +15,9 @@ import torch
 
 from qaaudit.attribute import (
     CompletenessTarget,
+    IGCase,
     integrated_gradients,
+    integrated_gradients_batch,
     layer_conductance,
     sub_embedding_attributions,
 )
@@ -23,7 +26,7 @@ from qaaudit.encode import Encoding, encode, input_names_for
 from qaaudit.errors import InvalidArgument
 from qaaudit.explanation import Answer, Explanation, TargetAttribution, WordAttribution
 
-__all__ = ["predict", "predict_batch", "explain", "forward_windows", "encode_pair"]
+__all__ = ["predict", "predict_batch", "explain", "explain_batch", "forward_windows", "encode_pair"]
 
 _WINDOW_BUDGET = 16384  # tokens per forward pass when predicting
 
@@ -117,6 +120,44 @@ def predict(qa: Any, question: str, context: str, **kwargs: Any) -> list[Answer]
     return predict_batch(qa, [(question, context)], **kwargs)[0]
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A decoded pair and the window whose predicted start and end get explained."""
+
+    question: str
+    context: str
+    enc: Encoding
+    result: Any
+    start_logits: list[np.ndarray]
+    end_logits: list[np.ndarray]
+    w: int
+    s_idx: int
+    e_idx: int
+    inputs: dict[str, torch.Tensor]
+    keep: torch.Tensor
+    lo: int
+
+
+def _prepare(qa: Any, question: str, context: str, enc: Encoding, logits: tuple[list[np.ndarray], list[np.ndarray]],
+             decode_kw: Mapping[str, Any]) -> _Prepared:
+    start_logits, end_logits = logits
+    result = decode(enc, start_logits, end_logits, **decode_kw)
+    best = result.answers[0]
+    w = best.window if best.window is not None else 0
+    window = enc.windows[w]
+    s_idx = best.token_start if best.token_start is not None else window.cls_index
+    e_idx = best.token_end if best.token_end is not None else window.cls_index
+    inputs, keep, lo = _window_inputs(qa, enc, w)
+    return _Prepared(question, context, enc, result, start_logits, end_logits, w, s_idx, e_idx, inputs, keep, lo)
+
+
+def _check_explain_args(top_k: Any, max_answer_len: Any, n_steps: Any) -> None:
+    _check_positive_int("top_k", top_k)
+    _check_positive_int("max_answer_len", max_answer_len)
+    if n_steps is not None:
+        _check_positive_int("n_steps", n_steps)
+
+
 def explain(
     qa: Any,
     question: str,
@@ -147,24 +188,69 @@ def explain(
     attributions and per-layer conductance (``aux_steps`` steps each). ``progress(done, planned)``
     reports integration steps as they finish.
     """
-    _check_positive_int("top_k", top_k)
-    _check_positive_int("max_answer_len", max_answer_len)
-    if n_steps is not None:
-        _check_positive_int("n_steps", n_steps)
+    _check_explain_args(top_k, max_answer_len, n_steps)
     enc = encode_pair(qa, question, context, max_seq_len, doc_stride)
-    (start_logits, end_logits), = forward_windows(qa, [enc])
-    result = decode(enc, start_logits, end_logits, top_k=top_k, max_answer_len=max_answer_len,
-                    handle_impossible_answer=handle_impossible_answer, align_to_words=align_to_words)
-    best = result.answers[0]
-    w = best.window if best.window is not None else 0
-    window = enc.windows[w]
-    s_idx = best.token_start if best.token_start is not None else window.cls_index
-    e_idx = best.token_end if best.token_end is not None else window.cls_index
+    decode_kw = dict(top_k=top_k, max_answer_len=max_answer_len, handle_impossible_answer=handle_impossible_answer,
+                     align_to_words=align_to_words)
+    prep = _prepare(qa, question, context, enc, forward_windows(qa, [enc])[0], decode_kw)
+    run = integrated_gradients(qa, prep.inputs, prep.s_idx - prep.lo, prep.e_idx - prep.lo, keep=prep.keep,
+                               baseline=baseline, n_steps=n_steps, target=target, method=method,
+                               chunk_size=chunk_size, autocast=autocast, progress=progress)
+    return _assemble(qa, prep, run, baseline=baseline, sub_embeddings=sub_embeddings, layers=layers,
+                     aux_steps=aux_steps, chunk_size=chunk_size, max_seq_len=max_seq_len, doc_stride=doc_stride,
+                     decode_kw=decode_kw)
 
-    inputs, keep, lo = _window_inputs(qa, enc, w)
-    run = integrated_gradients(qa, inputs, s_idx - lo, e_idx - lo, keep=keep, baseline=baseline, n_steps=n_steps,
-                               target=target, method=method, chunk_size=chunk_size, autocast=autocast,
-                               progress=progress)
+
+def explain_batch(
+    qa: Any,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    n_steps: int | None = None,
+    target: CompletenessTarget | None = None,
+    method: str | None = None,
+    baseline: str = "pad",
+    sub_embeddings: bool = False,
+    layers: bool = False,
+    autocast: str | None = None,
+    top_k: int = 1,
+    max_answer_len: int = 15,
+    handle_impossible_answer: bool = False,
+    max_seq_len: int | None = None,
+    doc_stride: int | None = None,
+    align_to_words: bool = True,
+    chunk_size: int | None = None,
+    aux_steps: int = 50,
+    token_budget: int | None = None,
+) -> list[Explanation]:
+    """:func:`explain` for many pairs, the integration steps of all pairs batched together.
+
+    Each pair still gets its own steps (a completeness target refines per pair) and the same
+    explanation as :func:`explain` up to float rounding; the model sees passes of rows from pairs of
+    similar lengths (``token_budget`` tokens per pass). Faster on a GPU; on a CPU it measured no gain.
+    """
+    _check_explain_args(top_k, max_answer_len, n_steps)
+    decode_kw = dict(top_k=top_k, max_answer_len=max_answer_len, handle_impossible_answer=handle_impossible_answer,
+                     align_to_words=align_to_words)
+    encodings = [encode_pair(qa, q, c, max_seq_len, doc_stride) for q, c in pairs]
+    logits = forward_windows(qa, encodings)
+    preps = [_prepare(qa, q, c, enc, lg, decode_kw) for (q, c), enc, lg in zip(pairs, encodings, logits)]
+    runs = integrated_gradients_batch(
+        qa, [IGCase(p.inputs, p.s_idx - p.lo, p.e_idx - p.lo, p.keep) for p in preps], baseline=baseline,
+        n_steps=n_steps, target=target, method=method, autocast=autocast, token_budget=token_budget)
+    return [_assemble(qa, prep, run, baseline=baseline, sub_embeddings=sub_embeddings, layers=layers,
+                      aux_steps=aux_steps, chunk_size=chunk_size, max_seq_len=max_seq_len, doc_stride=doc_stride,
+                      decode_kw=decode_kw) for prep, run in zip(preps, runs)]
+
+
+def _assemble(qa: Any, prep: _Prepared, run: Any, *, baseline: str, sub_embeddings: bool, layers: bool,
+              aux_steps: int, chunk_size: int | None, max_seq_len: int | None, doc_stride: int | None,
+              decode_kw: Mapping[str, Any]) -> Explanation:
+    """The :class:`Explanation` of a prepared pair from its IG run (plus the optional extra attributions)."""
+    enc, w, lo, inputs, keep = prep.enc, prep.w, prep.lo, prep.inputs, prep.keep
+    s_idx, e_idx = prep.s_idx, prep.e_idx
+    question, context = prep.question, prep.context
+    window = enc.windows[w]
+    best = prep.result.answers[0]
     n = inputs["input_ids"].shape[1]
     tokens = tuple(qa.tokenizer.convert_ids_to_tokens(window.input_ids[lo:lo + n].tolist()))
     segments = _segments(window, enc)[lo:lo + n]
@@ -172,8 +258,9 @@ def explain(
         None if seg == "special" else (int(window.offsets[i][0]), int(window.offsets[i][1]))
         for i, seg in zip(range(lo, lo + n), segments)
     )
-    probs = {"start": masked_probabilities(window, start_logits[w]), "end": masked_probabilities(window, end_logits[w])}
-    logit_rows = {"start": start_logits[w], "end": end_logits[w]}
+    probs = {"start": masked_probabilities(window, prep.start_logits[w]),
+             "end": masked_probabilities(window, prep.end_logits[w])}
+    logit_rows = {"start": prep.start_logits[w], "end": prep.end_logits[w]}
     targets = {}
     for pos, idx in (("start", s_idx), ("end", e_idx)):
         ig = run[pos]
@@ -198,13 +285,13 @@ def explain(
     settings = dict(run.settings)
     settings.update(
         steps_history=[list(h) for h in run.history], converged=run.converged, max_seq_len=max_seq_len or qa.max_seq_len,
-        doc_stride=doc_stride, max_answer_len=max_answer_len, handle_impossible_answer=handle_impossible_answer,
-        align_to_words=align_to_words,
+        doc_stride=doc_stride, max_answer_len=decode_kw["max_answer_len"],
+        handle_impossible_answer=decode_kw["handle_impossible_answer"], align_to_words=decode_kw["align_to_words"],
         aux_steps=aux_steps if (sub_embeddings or layers) else None,
     )
     return Explanation(
-        question=question, context=context, answer=best, answers=tuple(result.answers),
-        null_score=result.null_score, tokens=tokens, offsets=offsets, segments=tuple(segments), window=w,
+        question=question, context=context, answer=best, answers=tuple(prep.result.answers),
+        null_score=prep.result.null_score, tokens=tokens, offsets=offsets, segments=tuple(segments), window=w,
         n_windows=len(enc.windows), start=targets["start"], end=targets["end"], sub_embeddings=sub,
         layer_conductance=lay, settings=settings,
     )

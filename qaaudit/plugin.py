@@ -42,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="examples per robustness check (overrides the audit files)")
     group.addoption("--qaaudit-autocast", dest="qaaudit_autocast", metavar="DTYPE", default=None,
                     choices=("bf16", "fp16"), help="autocast the attribution passes to bf16 (CPU/GPU) or fp16 (GPU)")
+    group.addoption("--qaaudit-batch", dest="qaaudit_batch", metavar="MODE", default=None,
+                    choices=("auto", "on", "off"),
+                    help="explain the selected cases together in batches: auto (default: on a GPU only), on, off")
     group.addoption("--qaaudit-min-pass-rate", dest="qaaudit_min_pass_rate", metavar="X", type=float, default=None,
                     help="gate: minimum overall pass rate (overrides [tool.qaaudit.gate])")
     group.addoption("--qaaudit-trust-remote-code", dest="qaaudit_trust_remote_code", action="store_true",
@@ -53,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("qaaudit_report_dir", "directory for the HTML report", default="reports")
     parser.addini("qaaudit_cache", "use the explanation cache (.qaaudit_cache/)", type="bool", default=True)
     parser.addini("qaaudit_baseline", "baseline model for regression checks", default="")
+    parser.addini("qaaudit_batch", "explain the selected cases in batches: auto (on a GPU), on, off", default="auto")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -118,8 +122,12 @@ class _RunHooks:
             clear_cache(self.config)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """A predictions file must answer every collected case: say how many do not, before anything runs."""
+        """Tell the session which cases will run (it may explain them in batches); a predictions file must
+        answer every collected case: say how many do not, before anything runs."""
+        planned = [(item.audit, item.case) for item in session.items if type(item).__name__ == "CaseItem"]
         path = self.config.getoption("qaaudit_predictions")
+        if planned and not path:
+            get_session(self.config).plan(planned)
         if not path:
             return
         from qaaudit.errors import QAAuditError

@@ -37,6 +37,7 @@ class SessionOptions:
     autocast: str | None = None
     baseline_model: str | None = None
     predictions: Mapping[str, Any] | None = None   # id -> predicted answer (predictions file)
+    batch: str = "auto"                 # explain the planned cases together: on, off, auto (on for CUDA)
 
 
 @dataclass
@@ -156,6 +157,9 @@ class AuditSession:
         cache_dir = options.cache_dir if options.cache_dir.is_absolute() else self.rootdir / options.cache_dir
         self.cache = ExplanationCache(cache_dir, enabled=options.cache)
         self._models: dict[str, Any] = {}
+        self._planned: list[tuple[Any, Any]] = []   # (audit, case) of the selected case items
+        self._prefetched: set[str] = set()          # model paths whose planned cases were explained together
+        self._memo: dict[str, dict] = {}            # batched explanations when the cache is off
         self.started = time.time()
         self.models_used: dict[str, Mapping[str, Any]] = {}
 
@@ -192,6 +196,76 @@ class AuditSession:
                                        autocast=settings.get("autocast") or self.options.autocast),
                          version=qaaudit.__version__)
 
+    # -- explanations of many cases at once (GPU)
+    def plan(self, cases: Sequence[tuple[Any, Any]]) -> None:
+        """The (audit, case) pairs this process will run, for :meth:`prefetch` to batch."""
+        self._planned = list(cases)
+
+    def batching(self, ref: Any) -> bool:
+        """Whether the planned cases of ``ref`` are explained together: ``auto`` means on a GPU only
+        (on a CPU, batching cases measured no faster), and never in an xdist worker, which runs a share
+        of the items that it cannot know in advance."""
+        mode = self.options.batch
+        if mode == "off" or os.environ.get("PYTEST_XDIST_WORKER"):
+            return False
+        return mode == "on" or ref.device.startswith("cuda")
+
+    def prefetch(self, ref: Any) -> int:
+        """Explain, in batches, every planned case on ``ref`` that needs attributions and is not cached.
+
+        Cases are grouped by their settings (each group is one :func:`~qaaudit.explainer.explain_batch`
+        call); the results go where :meth:`explanation` looks, so the items then run from them.
+        Returns how many cases were explained.
+        """
+        if ref.path in self._prefetched:
+            return 0
+        self._prefetched.add(ref.path)
+        groups: dict[str, list[tuple[str, str, dict]]] = {}
+        seen: set[str] = set()
+        for audit, case in self._planned:
+            name = self.model_name_for(getattr(audit, "model", None))
+            if self.get_model(name, base_dir=Path(audit.path).parent).path != ref.path:
+                continue
+            if not (case.needs_attributions or self.options.explain_all):
+                continue
+            settings = case_settings(case)
+            key = self.key_of(ref, "explain", case.question, case.context, settings)
+            if key in seen or key in self._memo or self.cache.get_any(key) is not None:
+                continue
+            seen.add(key)
+            groups.setdefault(repr(sorted(settings.items())), []).append((case.question, case.context, settings))
+        if not groups:
+            return 0
+        from qaaudit.explainer import explain_batch
+
+        qa = ref.load()
+        done = 0
+        for members in groups.values():
+            settings = members[0][2]
+            kwargs = self._explain_kwargs(settings)
+            exps = explain_batch(qa, [(q, c) for q, c, _ in members], **kwargs)
+            for (q, c, _), exp in zip(members, exps):
+                key = self.key_of(ref, "explain", q, c, settings)
+                self._memo[key] = exp.to_dict()
+                self.cache.put(key, self._memo[key])
+                done += 1
+        return done
+
+    def _explain_kwargs(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The keyword arguments of :func:`~qaaudit.explainer.explain` for a case's settings."""
+        from qaaudit.attribute import ADAPTIVE_METHODS, CompletenessTarget
+
+        s = settings
+        target = None
+        if s.get("steps") is None:
+            t = s.get("target") or {}
+            target = CompletenessTarget(abs_delta=t.get("abs_delta"), rel_delta=t.get("rel_delta"),
+                                        max_steps=s.get("max_steps", 129))
+        method = s.get("method") if (s.get("steps") is not None or s.get("method") in ADAPTIVE_METHODS) else None
+        return dict(n_steps=s.get("steps"), target=target, method=method, baseline=s.get("baseline", "pad"),
+                    sub_embeddings=bool(s.get("sub_embeddings")), layers=bool(s.get("layers")),
+                    autocast=s.get("autocast") or self.options.autocast, **decode_kwargs(settings))
+
     # -- explanations, cached
     def explanation(self, ref: Any, question: str, context: str, settings: Mapping[str, Any], *,
                     attributions: bool) -> Explanation:
@@ -200,27 +274,20 @@ class AuditSession:
 
         key = key_of("explain" if attributions else "predict")
         # a full explanation holds the prediction too: robustness items reuse their case's entry
-        hit = self.cache.get_any(key) if attributions else self.cache.get_any(key, key_of("explain"))
+        hit = self._memo.get(key) or (self.cache.get_any(key) if attributions
+                                      else self._memo.get(key_of("explain")) or self.cache.get_any(key, key_of("explain")))
         if hit is not None:
             return Explanation.from_dict(hit)
-        from qaaudit.attribute import ADAPTIVE_METHODS, CompletenessTarget
+        if attributions and self._planned and self.batching(ref):
+            self.prefetch(ref)
+            if key in self._memo:
+                return Explanation.from_dict(self._memo[key])
         from qaaudit.explainer import explain, predict
 
         qa = ref.load()
-        s = settings
         decode_kw = decode_kwargs(settings)
         if attributions:
-            target = None
-            if s.get("steps") is None:
-                t = s.get("target") or {}
-                target = CompletenessTarget(abs_delta=t.get("abs_delta"), rel_delta=t.get("rel_delta"),
-                                            max_steps=s.get("max_steps", 129))
-            exp = explain(qa, question, context, n_steps=s.get("steps"), target=target,
-                          method=s.get("method") if (s.get("steps") is not None
-                                                     or s.get("method") in ADAPTIVE_METHODS) else None,
-                          baseline=s.get("baseline", "pad"), sub_embeddings=bool(s.get("sub_embeddings")),
-                          layers=bool(s.get("layers")), autocast=s.get("autocast") or self.options.autocast,
-                          **decode_kw)
+            exp = explain(qa, question, context, **self._explain_kwargs(settings))
         else:
             answers = predict(qa, question, context, top_k=1, **decode_kw)
             exp = answer_only(question, context, answers, settings)
@@ -354,6 +421,7 @@ def build_session(config: Any) -> AuditSession:
         autocast=opt("qaaudit_autocast"),
         baseline_model=opt("qaaudit_baseline") or ini("qaaudit_baseline") or None,
         predictions=predictions,
+        batch=opt("qaaudit_batch") or ini("qaaudit_batch") or "auto",
     )
     return AuditSession(options, Path(config.rootpath))
 

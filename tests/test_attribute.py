@@ -8,7 +8,9 @@ import torch
 from qaaudit import load_model
 from qaaudit.attribute import (
     CompletenessTarget,
+    IGCase,
     integrated_gradients,
+    integrated_gradients_batch,
     layer_conductance,
     quadrature,
     sub_embedding_attributions,
@@ -111,21 +113,21 @@ def test_adaptive_stops_at_max_steps(tiny_checkpoint, method, expected):
 
 def _synthetic_ig(f, exact: float, method: str, target: CompletenessTarget):
     """The refinement rules on a known one-token integrand: delta = quadrature - exact."""
-    from qaaudit.attribute import IGRun, TargetIG, _adaptive_panels, _nested_clenshaw_curtis
+    from qaaudit.attribute import IGRun, TargetIG, _adaptive_panels, _drive, _nested_clenshaw_curtis
 
     calls = []
 
-    def run_nodes(alphas, _weights):
+    def evaluate(alphas):
         calls.append(len(alphas))
         vals = f(np.asarray(alphas))[:, None]
-        return {"tokens": {"start": vals, "end": vals}, "full": None}
+        return {"start": vals, "end": vals}
 
     def result(tokens, weights, full=None):
         return {p: TargetIG(tokens=weights @ tokens[p], delta=float((weights @ tokens[p]).sum()) - exact,
                             f_input=exact, f_baseline=0.0) for p in ("start", "end")}
 
     rule = _adaptive_panels if method == "adaptive" else _nested_clenshaw_curtis
-    run = rule(run_nodes, result, target, 1, "pad", None)
+    run = _drive(rule(result, target, 1, "pad", None), evaluate)
     assert isinstance(run, IGRun) and sum(calls) == run.n_steps
     return run
 
@@ -220,3 +222,43 @@ def test_progress_reports_every_chunk(tiny_checkpoint):
                                target=CompletenessTarget(abs_delta=0.0, rel_delta=None, max_steps=33),
                                method="clenshaw_curtis")
     assert seen == [(17, 17), (33, 33)] and run.n_steps == 33  # the plan grows as levels are refined
+
+
+def _windows(qa, pairs):
+    cases = []
+    for q, c in pairs:
+        enc = qa.tokenizer(q, c, return_tensors="pt", return_special_tokens_mask=True)
+        keep = enc.pop("special_tokens_mask").bool()
+        inputs = {k: v for k, v in enc.items() if k in qa.tokenizer.model_input_names}
+        n = inputs["input_ids"].shape[1]
+        cases.append(IGCase(inputs, n - 4, n - 2, keep))
+    return cases
+
+
+@pytest.mark.parametrize("arch", ["bert", "electra", "roberta"])
+@pytest.mark.parametrize("kw", [{"n_steps": 12}, {"target": CompletenessTarget(abs_delta=1e-3, rel_delta=None,
+                                                                                max_steps=65, min_steps=9)}],
+                         ids=["fixed", "target"])
+def test_batch_equals_one_case_at_a_time(tiny_checkpoint, arch, kw):
+    # cases of different lengths share passes (padded and masked); a small budget forces several passes
+    qa = load_model(tiny_checkpoint(arch), device="cpu")
+    pairs = [(QUESTION, CONTEXT), ("Where was Rose born?", "Rose was born in New Zealand."),
+             (QUESTION, CONTEXT + " " + CONTEXT), ("Who?", "Rose.")]
+    cases = _windows(qa, pairs)
+    batch = integrated_gradients_batch(qa, cases, token_budget=100, **kw)
+    assert len(batch) == len(cases)
+    for case, run in zip(cases, batch):
+        one = integrated_gradients(qa, case.inputs, case.start_index, case.end_index, keep=case.keep, **kw)
+        assert run.n_steps == one.n_steps and run.history[-1][0] == one.history[-1][0]
+        for p in ("start", "end"):
+            scale = np.abs(one[p].tokens).max()
+            assert run[p].tokens.shape == one[p].tokens.shape
+            assert np.abs(run[p].tokens - one[p].tokens).max() <= 1e-4 * scale
+            assert run[p].delta == pytest.approx(one[p].delta, abs=1e-4 * max(1.0, abs(one[p].f_input)))
+            assert run[p].f_input == pytest.approx(one[p].f_input, abs=1e-5)
+
+
+def test_batch_token_budget_must_be_positive(tiny_checkpoint):
+    qa = load_model(tiny_checkpoint("bert"), device="cpu")
+    with pytest.raises(InvalidArgument, match="token_budget=0"):
+        integrated_gradients_batch(qa, _windows(qa, [(QUESTION, CONTEXT)]), n_steps=4, token_budget=0)

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from qaaudit import Explanation, InputError, InvalidArgument, explain, load_model, predict, predict_batch
+from qaaudit import (Explanation, InputError, InvalidArgument, explain, explain_batch, load_model, predict,
+                     predict_batch)
 from tinymodels import ARCHS
 
 Q = "로제는 어디에서 태어났습니까?"
@@ -93,6 +94,23 @@ def test_predict_batch_equals_one_at_a_time(bert):
         single = predict(bert, *pair, top_k=3)
         assert [a.text for a in answers] == [a.text for a in single]
         assert np.allclose([a.score for a in answers], [a.score for a in single], atol=1e-6)
+
+
+def test_explain_batch_equals_one_at_a_time(bert):
+    pairs = [(Q, C), ("Where did Rose grow up?", C), (Q, C[:20]), (Q, C * 12)]  # the last one needs windows
+    batched = explain_batch(bert, pairs, max_seq_len=64, doc_stride=16)
+    assert len(batched) == len(pairs)
+    for pair, exp in zip(pairs, batched):
+        one = explain(bert, *pair, max_seq_len=64, doc_stride=16)
+        # windows of several pairs are predicted in one padded pass: scores agree to float rounding only
+        assert (exp.answer.text, exp.answer.start, exp.answer.end) == (one.answer.text, one.answer.start, one.answer.end)
+        assert exp.answer.score == pytest.approx(one.answer.score, rel=1e-5)
+        assert (exp.tokens, exp.window, exp.n_windows) == (one.tokens, one.window, one.n_windows)
+        for p in ("start", "end"):
+            a, b = np.array(getattr(exp, p).raw), np.array(getattr(one, p).raw)
+            assert getattr(exp, p).n_steps == getattr(one, p).n_steps
+            assert np.abs(a - b).max() <= 1e-4 * np.abs(b).max()
+    assert explain_batch(bert, []) == []
 
 
 def test_handle_impossible_answer_can_return_null(bert):

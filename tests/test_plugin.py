@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -351,6 +352,54 @@ _RECORD_MODULES = """
         with open("modules.json", "a") as fh:
             fh.write(json.dumps({name: name in sys.modules for name in ("torch", "transformers")}) + "\\n")
 """
+
+
+@pytest.fixture
+def explain_calls(monkeypatch):
+    import qaaudit.explainer as explainer
+
+    calls = {"batch": [], "one": 0}
+    batch, one = explainer.explain_batch, explainer.explain
+
+    def counting_batch(qa, pairs, **kw):
+        calls["batch"].append(len(pairs))
+        return batch(qa, pairs, **kw)
+
+    def counting_one(*args, **kw):
+        calls["one"] += 1
+        return one(*args, **kw)
+
+    monkeypatch.setattr(explainer, "explain_batch", counting_batch)
+    monkeypatch.setattr(explainer, "explain", counting_one)
+    return calls
+
+
+def test_batch_option_explains_the_selected_cases_together_with_the_same_results(pytester, audits, explain_calls,
+                                                                                 monkeypatch):
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):  # when this suite itself runs under xdist
+        monkeypatch.delenv(name, raising=False)
+    audits(bad=True)
+    args = ("audits", "-p", "no:cacheprovider", "--qaaudit-no-cache", "-k", "not robust")
+    assert pytester.runpytest(*args, "--qaaudit-batch=off", "--qaaudit-report", "off").ret == 1
+    assert explain_calls == {"batch": [], "one": 4}  # auto is off on a CPU too
+    assert pytester.runpytest(*args, "--qaaudit-batch=on", "--qaaudit-report", "on").ret == 1
+    # every case from the batches; eiffel and focus-fail ask the same question of the same context: explained once
+    assert sum(explain_calls["batch"]) == 3 and explain_calls["one"] == 4
+    off, on = _results(pytester.path / "off")["cases"], _results(pytester.path / "on")["cases"]
+    def answer(c):
+        return c["nodeid"], c["outcome"], c["prediction"]["text"], c["prediction"]["start"], c["prediction"]["end"]
+
+    assert [answer(c) for c in off] == [answer(c) for c in on]
+    for a, b in zip(off, on):  # pairs share padded passes in a batch: equal up to float rounding
+        assert a["prediction"]["score"] == pytest.approx(b["prediction"]["score"], rel=1e-5)
+        for p in ("start", "end"):
+            raw_a, raw_b = np.array(a["explanation"][p]["raw"]), np.array(b["explanation"][p]["raw"])
+            assert np.abs(raw_a - raw_b).max() <= 1e-4 * np.abs(raw_a).max()
+    # only the selected cases are explained
+    explain_calls["batch"].clear()
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-batch=on",
+                                "-k", "seoul", "--qaaudit-report", "one")
+    assert result.ret == 0 and explain_calls["batch"] == [1]
 
 
 def test_cached_rerun_neither_loads_the_model_nor_imports_torch(pytester, ckpt, monkeypatch):
