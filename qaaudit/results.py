@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -77,7 +77,9 @@ class CaseResult:
         return self.outcome in ("passed", "xpassed")
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # shallow: the explanation/robustness mappings are JSON-ready already (asdict would deep-copy them)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["tags"], d["gold"] = list(self.tags), list(self.gold)
         d["verdicts"] = [asdict(v) for v in self.verdicts]
         return d
 
@@ -165,5 +167,15 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as JSON (strict: no NaN) atomically."""
-    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False))
+    """Write ``data`` as strict JSON (a NaN or infinity becomes null), atomically.
+
+    Compact and without a prior walk of the data: with ``indent`` json falls back to its pure-Python
+    encoder, and that and the walk were half of a cached audit run's time.
+    """
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: the slow path nulls it
+        from qaaudit.explanation import _plain
+
+        text = json.dumps(_plain(data), ensure_ascii=False, allow_nan=False)
+    write_text_atomic(path, text)

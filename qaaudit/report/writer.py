@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from qaaudit import __version__, gate
 from qaaudit.errors import InvalidArgument
-from qaaudit.explanation import Explanation, _plain  # the same JSON-safe conversion results.json's readers expect
+from qaaudit.explanation import Explanation
 from qaaudit.results import CaseResult, RunResult, write_json_atomic
 
 from . import heatmap, view
@@ -138,7 +138,7 @@ def _render_into(root: Path, run: RunResult, comp: dict[str, CaseComparison] | N
         page = render_case(view.case_view(c, comparison=comp.get(c.nodeid) if comp else None,
                                           baseline_label=label), env=env)
         (root / pages[c.nodeid]).write_text(page, encoding="utf-8")
-    write_json_atomic(root / "results.json", _plain(run.to_dict()))
+    write_json_atomic(root / "results.json", run.to_dict())
     js, src = _script()
     index = env.get_template("index.html").render(
         **view.index_view(run, pages, comp, baseline_label=label), script=Markup(js), script_src=src,
