@@ -100,3 +100,16 @@ def test_card_and_metrics_agree_with_the_shipped_numbers():
 
     metrics = json.loads((MODEL_DIR / "metrics.json").read_text())
     assert _status(metrics) in (MODEL_DIR / "README.md").read_text()
+
+
+def test_card_pace_is_the_fastest_stretch_of_the_training_log():
+    from qaaudit.demo.evaluate import _pace
+
+    # 60 s of data, then 0.2 s per step, except steps 1000-2100 at 0.1 s (the cores were free then)
+    log, t = [], 60.0
+    for step in range(100, 4001, 100):
+        t += 100 * (0.1 if 1000 < step <= 2100 else 0.2)
+        log.append({"step": step, "elapsed_s": round(t)})
+    text = _pace({"steps": 4000, "log": log})
+    assert "0.100 s per step" in text and "about 8 min" in text  # 60 s + 4000 x 0.1 s = 7.7 min
+    assert _pace({"steps": 10, "log": []}) == ""

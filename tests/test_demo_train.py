@@ -100,3 +100,18 @@ def test_tokenizer_splits_unseen_two_piece_names_like_seen_ones():
         names = [n for n in entity_names(split, "en") | entity_names(split, "ko") if n in name_pieces()]
         ok = sum(tok.tokenize(n) == [name_pieces()[n][0], "##" + name_pieces()[n][1]] for n in names)
         assert ok >= 0.95 * len(names), split
+
+
+def test_tokenizer_vocabulary_is_the_same_in_every_process():
+    # the WordPiece trainer broke ties in Rust's per-process hash order: two training runs got different ids
+    import subprocess
+    import sys
+
+    code = ("import hashlib, json\n"
+            "from qaaudit.demo.data import segmented_corpus\n"
+            "from qaaudit.demo.train import train_tokenizer\n"
+            "v = train_tokenizer(segmented_corpus('train', 3000, seed=0), vocab_size=2500).get_vocab()\n"
+            "print(len(v), hashlib.sha256(json.dumps(sorted(v.items())).encode()).hexdigest())\n")
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    assert outs[0] == outs[1] and outs[0].startswith("2500 ")
