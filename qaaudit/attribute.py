@@ -266,15 +266,38 @@ def _repeat(inputs: Mapping[str, torch.Tensor], c: int) -> dict[str, torch.Tenso
     return {k: v.expand(c, *v.shape[1:]) for k, v in inputs.items()}
 
 
+def _model_budget(config: Any) -> int:
+    """``DEFAULT_TOKEN_BUDGET`` scaled to the model's size (hidden size x layers against KoELECTRA-small's)."""
+    hidden = int(getattr(config, "hidden_size", 256) or 256)
+    layers = int(getattr(config, "num_hidden_layers", 12) or 12)
+    return int(DEFAULT_TOKEN_BUDGET * (256 * 12) / max(hidden * layers, 1))
+
+
 def _chunk_size(chunk_size: int | None, seq_len: int, n: int, config: Any = None) -> int:
     if chunk_size is not None:
         if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
             raise InvalidArgument(f"chunk_size={chunk_size!r} must be an integer >= 1")
         return chunk_size
-    hidden = int(getattr(config, "hidden_size", 256) or 256)
-    layers = int(getattr(config, "num_hidden_layers", 12) or 12)
-    budget = DEFAULT_TOKEN_BUDGET * (256 * 12) / max(hidden * layers, 1)
-    return max(1, min(n, int(budget) // max(seq_len, 1)))
+    return max(1, min(n, _model_budget(config) // max(seq_len, 1)))
+
+
+def _check_rule(n_steps: int | None, target: CompletenessTarget | None) -> CompletenessTarget | None:
+    """The target to refine to (the default one when neither a step count nor a target is given)."""
+    if n_steps is not None and (not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1):
+        raise InvalidArgument(f"n_steps={n_steps!r} must be an integer >= 1; or pass target= for adaptive steps")
+    return CompletenessTarget() if n_steps is None and target is None else target
+
+
+def _path_ends(qa: Any, inputs: Mapping[str, torch.Tensor], start_index: int, end_index: int, keep: torch.Tensor,
+               baseline: str) -> tuple[torch.Tensor, torch.Tensor, dict[str, float], dict[str, float]]:
+    """The embeddings at the input and the baseline, and the start/end target logits F at both."""
+    emb_x, emb_b, out = _endpoints(qa, inputs, keep, baseline, logits=True)
+    f = {"start": out.start_logits[:, start_index].double(), "end": out.end_logits[:, end_index].double()}
+    if baseline == "zero":  # the pass above ran the pad baseline; F(baseline) is at the zero embedding
+        with _replace_output(qa.embeddings, emb_b.to(next(qa.embeddings.parameters()).dtype)), torch.no_grad():
+            o = qa.model(**inputs)
+        f["start"][1], f["end"][1] = o.start_logits[0, start_index].double(), o.end_logits[0, end_index].double()
+    return emb_x, emb_b, {p: float(f[p][0]) for p in POSITIONS}, {p: float(f[p][1]) for p in POSITIONS}
 
 
 # --------------------------------------------------------------------------- the engine
@@ -303,18 +326,8 @@ def integrated_gradients(
     planned; with a target the plan grows when a level is refined).
     """
     model, emb_module = qa.model, qa.embeddings
-    if n_steps is None and target is None:
-        target = CompletenessTarget()
-    if n_steps is not None and (not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1):
-        raise InvalidArgument(f"n_steps={n_steps!r} must be an integer >= 1; or pass target= for adaptive steps")
-    emb_x, emb_b, out = _endpoints(qa, inputs, keep, baseline, logits=True)
-    f = {"start": out.start_logits[:, start_index].double(), "end": out.end_logits[:, end_index].double()}
-    if baseline == "zero":  # the pass above ran the pad baseline; F(baseline) is at the zero embedding
-        with _replace_output(emb_module, emb_b.to(next(emb_module.parameters()).dtype)), torch.no_grad():
-            o = model(**inputs)
-        f["start"][1], f["end"][1] = o.start_logits[0, start_index].double(), o.end_logits[0, end_index].double()
-    f_x = {p: float(f[p][0]) for p in POSITIONS}
-    f_b = {p: float(f[p][1]) for p in POSITIONS}
+    target = _check_rule(n_steps, target)
+    emb_x, emb_b, f_x, f_b = _path_ends(qa, inputs, start_index, end_index, keep, baseline)
     diff = (emb_x - emb_b)[0]  # (L, H)
     seq_len = diff.shape[0]
 
@@ -434,11 +447,7 @@ def _resolve_budget(qa: Any, token_budget: int | None = None) -> int:
         if not isinstance(token_budget, int) or isinstance(token_budget, bool) or token_budget < 1:
             raise InvalidArgument(f"token_budget={token_budget!r} must be an integer >= 1")
         return token_budget
-    config = qa.config
-    hidden = int(getattr(config, "hidden_size", 256) or 256)
-    layers = int(getattr(config, "num_hidden_layers", 12) or 12)
-    budget = int(DEFAULT_TOKEN_BUDGET * (256 * 12) / max(hidden * layers, 1))
-    return budget * (2 if qa.device.type == "cuda" else 1)
+    return _model_budget(qa.config) * (2 if qa.device.type == "cuda" else 1)
 
 
 def integrated_gradients_batch(
@@ -459,21 +468,11 @@ def integrated_gradients_batch(
     padded (masked) to the longest in their pass, as many per pass as ``token_budget`` allows. This is
     what makes a GPU busy; on a CPU one case at a time measured as fast (bench/README.md).
     """
-    if n_steps is None and target is None:
-        target = CompletenessTarget()
-    if n_steps is not None and (not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1):
-        raise InvalidArgument(f"n_steps={n_steps!r} must be an integer >= 1; or pass target= for adaptive steps")
+    target = _check_rule(n_steps, target)
     budget = _resolve_budget(qa, token_budget)
     states, rules = [], []
     for case in cases:
-        emb_x, emb_b, out = _endpoints(qa, case.inputs, case.keep, baseline, logits=True)
-        f = {"start": out.start_logits[:, case.start_index].double(), "end": out.end_logits[:, case.end_index].double()}
-        if baseline == "zero":
-            with _replace_output(qa.embeddings, emb_b.to(next(qa.embeddings.parameters()).dtype)), torch.no_grad():
-                o = qa.model(**case.inputs)
-            f["start"][1], f["end"][1] = o.start_logits[0, case.start_index].double(), o.end_logits[0, case.end_index].double()
-        f_x = {p: float(f[p][0]) for p in POSITIONS}
-        f_b = {p: float(f[p][1]) for p in POSITIONS}
+        emb_x, emb_b, f_x, f_b = _path_ends(qa, case.inputs, case.start_index, case.end_index, case.keep, baseline)
         states.append((case, emb_b[0], (emb_x - emb_b)[0]))
         result = _tokens_result(f_x, f_b)
         seq_len = emb_x.shape[1]

@@ -151,11 +151,15 @@ def _prepare(qa: Any, question: str, context: str, enc: Encoding, logits: tuple[
     return _Prepared(question, context, enc, result, start_logits, end_logits, w, s_idx, e_idx, inputs, keep, lo)
 
 
-def _check_explain_args(top_k: Any, max_answer_len: Any, n_steps: Any) -> None:
+def _decode_args(top_k: Any, max_answer_len: Any, handle_impossible_answer: bool, align_to_words: bool,
+                 n_steps: Any) -> dict[str, Any]:
+    """The checked decoding arguments of :func:`explain` / :func:`explain_batch`."""
     _check_positive_int("top_k", top_k)
     _check_positive_int("max_answer_len", max_answer_len)
     if n_steps is not None:
         _check_positive_int("n_steps", n_steps)
+    return dict(top_k=top_k, max_answer_len=max_answer_len, handle_impossible_answer=handle_impossible_answer,
+                align_to_words=align_to_words)
 
 
 def explain(
@@ -188,10 +192,8 @@ def explain(
     attributions and per-layer conductance (``aux_steps`` steps each). ``progress(done, planned)``
     reports integration steps as they finish.
     """
-    _check_explain_args(top_k, max_answer_len, n_steps)
+    decode_kw = _decode_args(top_k, max_answer_len, handle_impossible_answer, align_to_words, n_steps)
     enc = encode_pair(qa, question, context, max_seq_len, doc_stride)
-    decode_kw = dict(top_k=top_k, max_answer_len=max_answer_len, handle_impossible_answer=handle_impossible_answer,
-                     align_to_words=align_to_words)
     prep = _prepare(qa, question, context, enc, forward_windows(qa, [enc])[0], decode_kw)
     run = integrated_gradients(qa, prep.inputs, prep.s_idx - prep.lo, prep.e_idx - prep.lo, keep=prep.keep,
                                baseline=baseline, n_steps=n_steps, target=target, method=method,
@@ -228,9 +230,7 @@ def explain_batch(
     explanation as :func:`explain` up to float rounding; the model sees passes of rows from pairs of
     similar lengths (``token_budget`` tokens per pass). Faster on a GPU; on a CPU it measured no gain.
     """
-    _check_explain_args(top_k, max_answer_len, n_steps)
-    decode_kw = dict(top_k=top_k, max_answer_len=max_answer_len, handle_impossible_answer=handle_impossible_answer,
-                     align_to_words=align_to_words)
+    decode_kw = _decode_args(top_k, max_answer_len, handle_impossible_answer, align_to_words, n_steps)
     encodings = [encode_pair(qa, q, c, max_seq_len, doc_stride) for q, c in pairs]
     logits = forward_windows(qa, encodings)
     preps = [_prepare(qa, q, c, enc, lg, decode_kw) for (q, c), enc, lg in zip(pairs, encodings, logits)]

@@ -159,7 +159,9 @@ class AuditSession:
         self._models: dict[str, Any] = {}
         self._planned: list[tuple[Any, Any]] = []   # (audit, case) of the selected case items
         self._prefetched: set[str] = set()          # model paths whose planned cases were explained together
-        self._memo: dict[str, dict] = {}            # batched explanations when the cache is off
+        # under --qaaudit-no-cache, what this process computed: a robustness check still reuses its case's
+        # explanation, and batched explanations wait here for their items
+        self._memo: dict[str, dict] = {}
         self.started = time.time()
         self.models_used: dict[str, Mapping[str, Any]] = {}
 
@@ -230,7 +232,7 @@ class AuditSession:
                 continue
             settings = case_settings(case)
             key = self.key_of(ref, "explain", case.question, case.context, settings)
-            if key in seen or key in self._memo or self.cache.get_any(key) is not None:
+            if key in seen or self._peek(key) is not None:
                 continue
             seen.add(key)
             groups.setdefault(repr(sorted(settings.items())), []).append((case.question, case.context, settings))
@@ -245,9 +247,7 @@ class AuditSession:
             kwargs = self._explain_kwargs(settings)
             exps = explain_batch(qa, [(q, c) for q, c, _ in members], **kwargs)
             for (q, c, _), exp in zip(members, exps):
-                key = self.key_of(ref, "explain", q, c, settings)
-                self._memo[key] = exp.to_dict()
-                self.cache.put(key, self._memo[key])
+                self._store(self.key_of(ref, "explain", q, c, settings), exp.to_dict())
                 done += 1
         return done
 
@@ -274,14 +274,11 @@ class AuditSession:
 
         key = key_of("explain" if attributions else "predict")
         # a full explanation holds the prediction too: robustness items reuse their case's entry
-        hit = self._memo.get(key) or (self.cache.get_any(key) if attributions
-                                      else self._memo.get(key_of("explain")) or self.cache.get_any(key, key_of("explain")))
+        hit = self._lookup(key) if attributions else self._lookup(key, key_of("explain"))
+        if hit is None and attributions and self._planned and self.batching(ref) and self.prefetch(ref):
+            hit = self._peek(key)
         if hit is not None:
             return Explanation.from_dict(hit)
-        if attributions and self._planned and self.batching(ref):
-            self.prefetch(ref)
-            if key in self._memo:
-                return Explanation.from_dict(self._memo[key])
         from qaaudit.explainer import explain, predict
 
         qa = ref.load()
@@ -291,8 +288,23 @@ class AuditSession:
         else:
             answers = predict(qa, question, context, top_k=1, **decode_kw)
             exp = answer_only(question, context, answers, settings)
-        self.cache.put(key, exp.to_dict())
+        self._store(key, exp.to_dict())
         return exp
+
+    # the cache, or with the cache off this process's memo in its place
+    def _lookup(self, *keys: str) -> dict | None:
+        if self.cache.enabled:
+            return self.cache.get_any(*keys)
+        return next((self._memo[k] for k in keys if k in self._memo), None)
+
+    def _peek(self, key: str) -> dict | None:
+        return self.cache.peek(key) if self.cache.enabled else self._memo.get(key)
+
+    def _store(self, key: str, value: dict) -> None:
+        if self.cache.enabled:
+            self.cache.put(key, value)
+        else:
+            self._memo[key] = value
 
     # -- one case
     def run_case(self, case: Any, audit: Any) -> CaseOutcome:

@@ -81,3 +81,21 @@ def test_prediction_reuses_a_cached_explanation(tiny_checkpoint, tmp_path):
     other = session.explanation(qa, "Who?", "Rose was born in Auckland.", settings, attributions=False)
     assert not other.has_attributions
     assert session.explanation(qa, "Who?", "Rose was born in Auckland.", settings, attributions=True).has_attributions
+
+
+def test_without_the_cache_a_session_still_reuses_what_it_computed(tiny_checkpoint, tmp_path, monkeypatch):
+    """--qaaudit-no-cache: nothing on disk, but a robustness check does not recompute its case's explanation."""
+    import qaaudit.explainer as explainer
+    from qaaudit.session import AuditSession, SessionOptions
+
+    calls = []
+    original = explainer.explain
+    monkeypatch.setattr(explainer, "explain", lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    session = AuditSession(SessionOptions(cache=False, cache_dir=tmp_path / "cache", device="cpu"), tmp_path)
+    qa = session.get_model(str(tiny_checkpoint("bert")))
+    settings = {"steps": 4, "method": "gausslegendre", "baseline": "pad", "max_answer_len": 15}
+    first = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=True)
+    again = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=True)
+    answer = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=False)
+    assert first == again and answer.answer == first.answer and len(calls) == 1
+    assert not (tmp_path / "cache").exists() and session.cache.hits == 0

@@ -44,22 +44,21 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 import math
 import os
 import random
 import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import ElectraConfig, ElectraForQuestionAnswering, ElectraTokenizerFast
 
 from qaaudit.demo import demo_model_path
-from dataclasses import replace
-
 from qaaudit.demo.data import Example, alphabet, generate, mention_spans, name_pieces, segmented_corpus
 
 __all__ = ["SPECIALS", "train_tokenizer", "encode_examples", "build_model", "main"]
@@ -211,7 +210,7 @@ def _match_init(model: ElectraForQuestionAnswering, heads: int = 2, scale: float
     half, so a token's score with another token is high when both are the same word, wherever they are.
     """
     cfg = model.config
-    d, half, hd = cfg.embedding_size, cfg.embedding_size // 2, cfg.hidden_size // cfg.num_attention_heads
+    half, hd = cfg.embedding_size // 2, cfg.hidden_size // cfg.num_attention_heads
     emb = model.electra.embeddings
     g = torch.Generator().manual_seed(SEED)
     with torch.no_grad():
