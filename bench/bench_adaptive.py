@@ -1,9 +1,13 @@
 """Nodes the completeness target needs on the demo model: adaptive Boole panels against nested Clenshaw-Curtis.
 
     .venv/bin/python bench/bench_adaptive.py [--questions 16] [--abs 0.05] [--rel 0.05] [--max-steps 129]
+        [--min-steps 17,9]
 
-For each answerable generated test question: the nodes each rule used, whether it met the target, and the
-relative deltas; then the totals. Counts, not times: ``bench_explain.py`` times the rules.
+For each answerable generated test question: the nodes each rule used (per first level in ``--min-steps``),
+whether it met the target, the relative deltas, and the attribution error against a 128-node Gauss-Legendre
+reference (relative L2 over the tokens, start / end): a small delta is necessary, not sufficient, for accurate
+attributions, so the error column is what says whether a lower first level is safe. Then the totals. Counts,
+not times: ``bench_explain.py`` times the rules.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--abs", type=float, default=0.05)
     ap.add_argument("--rel", type=float, default=0.05)
     ap.add_argument("--max-steps", type=int, default=129)
+    ap.add_argument("--min-steps", default="17", help="first levels to compare, comma-separated (e.g. 17,9)")
     args = ap.parse_args(argv)
 
     import torch
@@ -28,25 +33,37 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(2)
     qa = qaaudit.load_model(qaaudit.demo_model_path(), device="cpu")
-    target = CompletenessTarget(abs_delta=args.abs, rel_delta=args.rel, max_steps=args.max_steps)
+    import numpy as np
+
+    rules = [(m, int(k)) for k in args.min_steps.split(",") for m in ("adaptive", "clenshaw_curtis")]
     examples = [e for e in generate("test", 8 * args.questions, seed=0) if not e.unanswerable][:args.questions]
-    totals = {m: [0, 0] for m in ("adaptive", "clenshaw_curtis")}
-    print("| question | adaptive nodes | converged | rel delta start/end | clenshaw-curtis nodes | converged "
-          "| rel delta start/end |\n|---|---|---|---|---|---|---|")
+    totals = {r: [0, 0, []] for r in rules}
+    head = " | ".join(f"{m} from {k}: nodes / converged / rel delta / error vs GL-128" for m, k in rules)
+    print(f"| question | {head} |\n|---|" + "---|" * len(rules))
+
+    def error(run, ref) -> float:
+        return max(float(np.linalg.norm(run[p].tokens - ref[p].tokens) / max(np.linalg.norm(ref[p].tokens), 1e-12))
+                   for p in ("start", "end"))
+
     for ex in examples:
         answer = predict(qa, ex.question, ex.context)[0]
         inputs, keep, lo = _window_inputs(qa, encode_pair(qa, ex.question, ex.context, None, None), 0)
+        at = (answer.token_start - lo, answer.token_end - lo)
+        ref = integrated_gradients(qa, inputs, *at, keep=keep, n_steps=128)
         cells = [ex.id]
-        for m in totals:
-            run = integrated_gradients(qa, inputs, answer.token_start - lo, answer.token_end - lo, keep=keep,
-                                       target=target, method=m)
-            totals[m][0] += run.n_steps
-            totals[m][1] += run.converged
-            cells += [str(run.n_steps), "yes" if run.converged else "no",
-                      f"{run.start.rel_delta:.1%} / {run.end.rel_delta:.1%}"]
+        for m, k in rules:
+            target = CompletenessTarget(abs_delta=args.abs, rel_delta=args.rel, max_steps=args.max_steps, min_steps=k)
+            run = integrated_gradients(qa, inputs, *at, keep=keep, target=target, method=m)
+            err = error(run, ref)
+            totals[(m, k)][0] += run.n_steps
+            totals[(m, k)][1] += run.converged
+            totals[(m, k)][2].append(err)
+            cells.append(f"{run.n_steps} / {'yes' if run.converged else 'no'} / "
+                         f"{run.start.rel_delta:.1%}, {run.end.rel_delta:.1%} / {err:.1%}")
         print("| " + " | ".join(cells) + " |", flush=True)
-    for m, (nodes, conv) in totals.items():
-        print(f"{m}: {nodes} nodes in total, converged {conv}/{len(examples)}")
+    for (m, k), (nodes, conv, errs) in totals.items():
+        print(f"{m} from {k}: {nodes} nodes in total ({nodes / len(examples):.1f} per case), converged "
+              f"{conv}/{len(examples)}, attribution error vs GL-128 median {np.median(errs):.1%} worst {max(errs):.1%}")
     return 0
 
 

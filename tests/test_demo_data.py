@@ -17,6 +17,7 @@ from qaaudit.demo.data import (
     generate,
     has_batchim,
     particle,
+    reword_unseen,
     with_particle,
 )
 
@@ -84,6 +85,31 @@ def test_some_question_templates_are_held_out_of_training():
     assert heldout and not (heldout & train_templates)
     assert 0.15 < sum(e.heldout_template for e in test) / len(test) < 0.5
     assert not any(e.heldout_template for e in generate("train", 500, seed=9))
+
+
+def test_question_endings_do_not_give_the_fact_away():
+    # each Korean ending style is used by several facts in training, so the model must read the key words
+    endings: dict[str, set[str]] = {}
+    for e in generate("train", 3000, seed=0):
+        if e.lang == "ko" and not e.unanswerable:
+            ending = next((x for x in ("습니까?", "입니까?", "나요?", "인가요?", "인가?") if e.question.endswith(x)), "bare")
+            endings.setdefault(ending, set()).add(e.fact)
+    assert {"습니까?", "나요?", "인가요?", "bare"} <= endings.keys()
+    assert all(len(facts) >= 3 for facts in endings.values()), endings
+
+
+def test_unseen_word_probe_asks_the_same_fact_with_words_no_split_uses():
+    test = [e for e in generate("test", 400, seed=0) if not e.unanswerable]
+    probes = [(e, reword_unseen(e)) for e in test]
+    asked = [(e, p) for e, p in probes if p is not None]
+    assert {e.lang for e, _ in asked} == set(LANGS) and len(asked) > len(test) // 3
+    for e, p in asked:
+        assert e.entity in p.question and p.question != e.question
+        assert (p.answers, p.context, p.fact) == (e.answers, e.context, e.fact)
+    corpus = " ".join(x.question + " " + x.context for split in SPLITS for x in generate(split, 1500, seed=0))
+    for word in ("고향", "생일", "생업", "occupation", "birthday", "originally", "passport"):
+        assert word not in corpus and any(word in p.question for _, p in asked), word
+    assert reword_unseen(next(e for e in test if e.fact == "hq")) is None
 
 
 @pytest.mark.parametrize("word,batchim", [("김서윤", True), ("박지아", False), ("서울", True), ("가수", False),

@@ -28,6 +28,7 @@ __all__ = [
     "entity_names",
     "add_distractor",
     "add_typos",
+    "reword_unseen",
     "mention_spans",
     "name_pieces",
     "alphabet",
@@ -412,50 +413,93 @@ _EN_FILLER = (
     "Their work has been covered by several publications.",
 )
 
-# Question templates: fact -> list of templates; the LAST one of each list (when there are 3+) is held
-# out of train/dev and only appears in the test split.
+# Question templates: fact -> list of templates; the LAST one of each list is held out of train/dev and only
+# appears in the test split. Each ending style (습니까 / 나요 / 인가요 / a bare "...은?"; "of X" / "X's") occurs
+# for several facts in training, so an ending says nothing about the fact: with the polite endings used by the
+# birth questions alone, the model had learned "##나요 = a birth question" and answered "언제 데뷔했나요?" with a
+# birth date (held-out EM 44%). The held-out template recombines words and endings the training templates use;
+# words that training never shows (출생지 -> 고향, occupation) are a separate probe, ``_KO_PROBE``/``_EN_PROBE``.
 _KO_Q: dict[str, list[str]] = {
     "birth_place": ["{e:은} 어디에서 태어났습니까?", "{e:이} 태어난 곳은 어디입니까?", "{e:은} 어디서 태어났나요?",
-                    "{e}의 출생지는 어디인가?"],
+                    "{e}의 출생지는 어디인가요?", "{e:이} 태어난 도시는 어디인가요?"],
     "birth_date": ["{e:은} 언제 태어났습니까?", "{e}의 생년월일은 언제입니까?", "{e:은} 언제 태어났나요?",
-                   "{e:이} 태어난 날짜는?"],
-    "nationality": ["{e}의 국적은 어디입니까?", "{e:은} 어느 나라 사람입니까?", "{e:은} 어느 나라 출신인가요?"],
-    "profession": ["{e}의 직업은 무엇입니까?", "{e:은} 무슨 일을 합니까?", "{e}의 직업은 뭔가요?"],
-    "debut_year": ["{e:은} 몇 년에 데뷔했습니까?", "{e:이} 데뷔한 해는 언제입니까?", "{e:은} 언제 데뷔했나요?"],
-    "group": ["{e:이} 속한 그룹은 무엇입니까?", "{e:은} 어느 밴드의 멤버입니까?", "{e:은} 어떤 그룹에서 활동하나요?"],
-    "founded": ["{e:은} 언제 결성되었습니까?", "{e:이} 결성된 해는 언제입니까?", "{e:은} 몇 년에 만들어졌나요?"],
-    "city": ["{e:은} 어디에서 결성되었습니까?", "{e:이} 결성된 도시는 어디입니까?", "{e:은} 어느 도시에서 시작되었나요?"],
-    "members": ["{e}의 멤버는 몇 명입니까?", "{e:은} 몇 명으로 이루어져 있습니까?", "{e}의 구성원은 몇 명인가요?"],
-    "org": ["{e}의 소속사는 어디입니까?", "{e:은} 어느 회사에 소속되어 있습니까?", "{e}의 소속사 이름은?"],
-    "org_founded": ["{e:은} 언제 설립되었습니까?", "{e:이} 설립된 해는 언제입니까?", "{e:은} 몇 년에 세워졌나요?"],
-    "founder": ["{e:을} 설립한 사람은 누구입니까?", "누가 {e:을} 세웠습니까?", "{e}의 창립자는 누구인가요?"],
-    "hq": ["{e}의 본사는 어디에 있습니까?", "{e}의 본사가 있는 도시는 어디입니까?", "{e}의 본사 위치는?"],
-    "employees": ["{e}의 직원은 몇 명입니까?", "{e}에서 일하는 직원은 약 몇 명입니까?", "{e}의 직원 수는 얼마인가요?"],
-    "who_born": ["{e}에서 태어난 사람은 누구입니까?", "누가 {e}에서 태어났습니까?", "{e} 출생의 인물은 누구인가요?"],
+                   "{e:이} 태어난 날짜는?", "{e:이} 태어난 날짜는 언제입니까?"],
+    "nationality": ["{e}의 국적은 어디입니까?", "{e:은} 어느 나라 사람입니까?", "{e:은} 어느 나라 출신인가요?",
+                    "{e}의 국적은?", "{e:은} 어느 나라 출신입니까?"],
+    "profession": ["{e}의 직업은 무엇입니까?", "{e:은} 무슨 일을 합니까?", "{e}의 직업은 뭔가요?", "{e}의 직업은?",
+                   "{e:은} 무슨 일을 하나요?"],
+    "debut_year": ["{e:은} 몇 년에 데뷔했습니까?", "{e:이} 데뷔한 해는 언제입니까?", "{e:은} 언제 데뷔했나요?",
+                   "{e:이} 데뷔한 해는?", "{e:은} 몇 년에 데뷔했나요?"],
+    "group": ["{e:이} 속한 그룹은 무엇입니까?", "{e:은} 어느 밴드의 멤버입니까?", "{e:은} 어떤 그룹에서 활동하나요?",
+              "{e:이} 속한 밴드는?", "{e:은} 어느 그룹의 멤버인가요?"],
+    "founded": ["{e:은} 언제 결성되었습니까?", "{e:이} 결성된 해는 언제입니까?", "{e:은} 몇 년에 만들어졌나요?",
+                "{e:이} 결성된 해는?", "{e:은} 몇 년에 결성되었나요?"],
+    "city": ["{e:은} 어디에서 결성되었습니까?", "{e:이} 결성된 도시는 어디입니까?", "{e:은} 어느 도시에서 시작되었나요?",
+             "{e:이} 결성된 도시는?", "{e:은} 어디에서 결성되었나요?"],
+    "members": ["{e}의 멤버는 몇 명입니까?", "{e:은} 몇 명으로 이루어져 있습니까?", "{e}의 구성원은 몇 명인가요?",
+                "{e}의 멤버 수는?", "{e:은} 몇 명으로 이루어져 있나요?"],
+    "org": ["{e}의 소속사는 어디입니까?", "{e:은} 어느 회사에 소속되어 있습니까?", "{e}의 소속사 이름은?",
+            "{e:은} 어느 회사에 소속되어 있나요?", "{e}의 소속사는 어디인가요?"],
+    "org_founded": ["{e:은} 언제 설립되었습니까?", "{e:이} 설립된 해는 언제입니까?", "{e:은} 몇 년에 세워졌나요?",
+                    "{e:이} 설립된 해는?", "{e:은} 몇 년에 설립되었나요?"],
+    "founder": ["{e:을} 설립한 사람은 누구입니까?", "누가 {e:을} 세웠습니까?", "{e}의 창립자는 누구인가요?",
+                "{e}의 창립자는?", "{e:을} 설립한 사람은 누구인가요?"],
+    "hq": ["{e}의 본사는 어디에 있습니까?", "{e}의 본사가 있는 도시는 어디입니까?", "{e}의 본사 위치는?",
+           "{e}의 본사는 어디에 있나요?", "{e}의 본사가 있는 도시는 어디인가요?"],
+    "employees": ["{e}의 직원은 몇 명입니까?", "{e}에서 일하는 직원은 약 몇 명입니까?", "{e}의 직원 수는 얼마인가요?",
+                  "{e}의 직원 수는?", "{e}에서 일하는 직원은 몇 명인가요?"],
+    "who_born": ["{e}에서 태어난 사람은 누구입니까?", "누가 {e}에서 태어났습니까?", "{e} 출생의 인물은 누구인가요?",
+                 "{e}에서 태어난 사람은?", "누가 {e}에서 태어났나요?"],
 }
 _EN_Q: dict[str, list[str]] = {
     "birth_place": ["Where was {e} born?", "In which city was {e} born?", "What is the birthplace of {e}?",
-                    "Which city is {e} originally from?"],
+                    "What is {e}'s birthplace?", "Which city was {e} born in?"],
     "birth_date": ["When was {e} born?", "What is the date of birth of {e}?", "On what date was {e} born?",
-                   "What is {e}'s birthday?"],
-    "nationality": ["What is the nationality of {e}?", "What nationality is {e}?", "Which nationality does {e} have?"],
-    "profession": ["What is the profession of {e}?", "What does {e} do for a living?", "What is {e}'s occupation?"],
-    "debut_year": ["In what year did {e} debut?", "When did {e} make a debut?", "Which year did {e} first debut?"],
-    "group": ["Which band is {e} a member of?", "What group does {e} belong to?", "Which band does {e} play in?"],
-    "founded": ["When was {e} formed?", "In what year was {e} formed?", "What year did {e} get together?"],
-    "city": ["Where was {e} formed?", "In which city was {e} formed?", "Which city did {e} start in?"],
-    "members": ["How many members does {e} have?", "How many people are in {e}?", "What is the number of members of {e}?"],
-    "org": ["Which agency is {e} signed to?", "What is the agency of {e}?", "Which company manages {e}?"],
-    "org_founded": ["When was {e} founded?", "In what year was {e} established?", "What year was {e} set up?"],
-    "founder": ["Who founded {e}?", "Who is the founder of {e}?", "Who established {e}?"],
-    "hq": ["Where is {e} headquartered?", "In which city is the headquarters of {e}?", "Where is the head office of {e}?"],
-    "employees": ["How many employees does {e} have?", "About how many people work at {e}?", "How large is the staff of {e}?"],
-    "who_born": ["Who was born in {e}?", "Which person was born in {e}?", "Who is a native of {e}?"],
+                   "What is {e}'s date of birth?", "On which date was {e} born?"],
+    "nationality": ["What is the nationality of {e}?", "What nationality is {e}?", "Which nationality does {e} have?",
+                    "What is {e}'s nationality?", "Which nationality is {e}?"],
+    "profession": ["What is the profession of {e}?", "What does {e} do for a living?", "What is {e}'s profession?",
+                   "What is {e}'s job?", "What is the job of {e}?"],
+    "debut_year": ["In what year did {e} debut?", "When did {e} make a debut?", "Which year did {e} first debut?",
+                   "When did {e} debut?", "In which year did {e} make a debut?"],
+    "group": ["Which band is {e} a member of?", "What group does {e} belong to?", "Which band does {e} play in?",
+              "What is {e}'s band?", "Which group is {e} a member of?"],
+    "founded": ["When was {e} formed?", "In what year was {e} formed?", "What year did {e} get together?",
+                "When did {e} form?", "Which year was {e} formed in?"],
+    "city": ["Where was {e} formed?", "In which city was {e} formed?", "Which city did {e} start in?",
+             "Where did {e} form?", "Which city was {e} formed in?"],
+    "members": ["How many members does {e} have?", "How many people are in {e}?", "What is the number of members of {e}?",
+                "How many members are in {e}?", "What is {e}'s number of members?"],
+    "org": ["Which agency is {e} signed to?", "What is the agency of {e}?", "Which company manages {e}?",
+            "What is {e}'s agency?", "Which agency manages {e}?"],
+    "org_founded": ["When was {e} founded?", "In what year was {e} established?", "What year was {e} set up?",
+                    "When was {e} established?", "In what year was {e} founded?"],
+    "founder": ["Who founded {e}?", "Who is the founder of {e}?", "Who established {e}?", "Who set up {e}?",
+                "Who is {e}'s founder?"],
+    "hq": ["Where is {e} headquartered?", "In which city is the headquarters of {e}?", "Where is the head office of {e}?",
+           "Where is {e}'s head office?", "In which city is {e} headquartered?"],
+    "employees": ["How many employees does {e} have?", "About how many people work at {e}?",
+                  "What is the number of employees of {e}?", "How many people work at {e}?",
+                  "About how many employees does {e} have?"],
+    "who_born": ["Who was born in {e}?", "Which person was born in {e}?", "Who is from {e}?",
+                 "Which person is from {e}?", "Who was born in the city of {e}?"],
+}
+# Probe templates whose key words no split uses (the model card's "unseen words" column): a model trained from
+# scratch has no way to know what 고향 or "occupation" mean, so these measure that weakness, not the test EM.
+_KO_PROBE: dict[str, str] = {
+    "birth_place": "{e}의 고향은 어디인가요?", "birth_date": "{e}의 생일은 언제인가요?",
+    "profession": "{e}의 생업은 무엇입니까?", "debut_year": "{e:이} 처음 등장한 해는?",
+    "nationality": "{e:은} 어느 국가의 시민입니까?",
+}
+_EN_PROBE: dict[str, str] = {
+    "birth_place": "Which city is {e} originally from?", "birth_date": "What is {e}'s birthday?",
+    "profession": "What is {e}'s occupation?", "debut_year": "When did {e}'s career begin?",
+    "nationality": "Which passport does {e} hold?",
 }
 
 
 def _heldout(templates: list[str], i: int) -> bool:
-    return len(templates) >= 3 and i == len(templates) - 1
+    return i == len(templates) - 1
 
 
 def _ko_date(y: int, m: int, d: int) -> str:
@@ -701,6 +745,16 @@ def add_distractor(ex: Example, rng: random.Random) -> Example:
     at = rng.choice(cuts)
     ins = sent + " "
     return replace(_shift(ex, at, len(ins), ex.context[:at] + ins + ex.context[at:]), id=ex.id + "+distractor")
+
+
+def reword_unseen(ex: Example) -> Example | None:
+    """``ex`` asked with a probe template whose key words no split uses (고향, occupation), or None when its
+    fact has no probe template. Measures what a model trained from scratch cannot know: new words."""
+    tpl = (_KO_PROBE if ex.lang == "ko" else _EN_PROBE).get(ex.fact)
+    if tpl is None or not ex.entity:
+        return None
+    q, _ = _render(tpl, {"e": ex.entity}, ex.lang)
+    return replace(ex, question=q, template=f"{ex.lang}.{ex.fact}.probe", heldout_template=True)
 
 
 def add_typos(ex: Example, rng: random.Random, rate: float = 0.15) -> Example:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from qaaudit.demo import DEMO_MODEL_NAME, demo_model_path
-from qaaudit.demo.data import LANGS, Example, add_distractor, add_typos, generate
+from qaaudit.demo.data import LANGS, Example, add_distractor, add_typos, generate, reword_unseen
 from qaaudit.metrics import exact_match, f1
 
 __all__ = ["score", "evaluate", "model_card", "main"]
@@ -77,6 +77,8 @@ def evaluate(model_dir: Path, n: int = 2000) -> dict:
         dis = [add_distractor(e, rng) for e in ans]
         typ = [add_typos(e, rng) for e in ans]
         p_dis, p_typ = predict(dis, False), predict(typ, False)
+        new = [r for r in (reword_unseen(e) for e in ans) if r is not None]
+        p_new = predict(new, False)
         by_id = dict(zip((e.id for e in exs), p_all))
         result["languages"][lang] = {
             "squad2_with_null": score(exs, p_all),
@@ -86,6 +88,7 @@ def evaluate(model_dir: Path, n: int = 2000) -> dict:
         result["probes"][lang] = {
             "seen_templates": score([ans[i] for i in seen], [p_ans[i] for i in seen]),
             "heldout_templates": score([ans[i] for i in unseen], [p_ans[i] for i in unseen]),
+            "unseen_words": score(new, p_new),
             "distractor_sentence": {**score(dis, p_dis), "em_drop": round(base["em"] - score(dis, p_dis)["em"], 2)},
             "typos_outside_answer": {**score(typ, p_typ), "em_drop": round(base["em"] - score(typ, p_typ)["em"], 2)},
             "unanswerable_accuracy": score(una, [by_id[e.id] for e in una]),
@@ -101,6 +104,7 @@ def _row(lang: str, m: dict) -> str:
     return (f"| {lang} | {L['squad2_with_null']['em']} / {L['squad2_with_null']['f1']} "
             f"| {L['answerable_default_decoding']['em']} / {L['answerable_default_decoding']['f1']} "
             f"| {P['seen_templates']['em']} | {P['heldout_templates']['em']} "
+            f"| {P['unseen_words']['em'] if 'unseen_words' in P else 'n/a'} "
             f"| {P['distractor_sentence']['em']} | {P['typos_outside_answer']['em']} "
             f"| {P['unanswerable_accuracy']['em']} | {P['answerable_predicted_null_pct']} |")
 
@@ -164,8 +168,7 @@ def _status(metrics: dict, target: float = 90.0) -> str:
         return f"**Status: meets the project's target** of EM >= {target:.0f}% per language (test EM {fmt(em)})."
     return (f"**Status: below the project's target** of EM >= {target:.0f}% per language on the whole test split "
             f"(test EM {fmt(em)}). Questions phrased like the training templates score {fmt(seen)}; the held-out "
-            f"templates ({100 * n_held / max(1, n_held + n_seen):.0f}% of the answerable test questions) score {fmt(held)}: they bring words the model never "
-            "saw (출생지, occupation), and a model trained from scratch cannot know what they mean.")
+            f"templates ({100 * n_held / max(1, n_held + n_seen):.0f}% of the answerable test questions) score {fmt(held)}.")
 
 
 def model_card(model_dir: Path, metrics: dict) -> str:
@@ -202,11 +205,13 @@ A seeded generator of short paragraphs about invented people (2-3 per paragraph)
 births (date, place), nationality, profession, debut year, band membership, founding year and city, member
 count, agency, company founder, headquarters and staff, and "who was born in X". Half natural Korean (particles
 은/는, 이/가, 을/를, 과/와, (으)로 chosen from the final consonant; 에서, 했다/이다 endings), half English.
-3-4 question templates per fact and language; ~12% of questions are unanswerable (an absent person, or an
+5 question templates per fact and language, each ending style (습니까 / 나요 / 인가요 / a bare "...은?"; "of X" /
+"X's") spread over several facts so that an ending does not give the fact away; ~12% of questions are unanswerable (an absent person, or an
 absent fact about a present one) with an empty gold answer, trained to point at `[CLS]`.
 Splits: train ({log["n_train"]:,} examples, seed 0), dev, test. People, band and company names are partitioned
 80/10/10 between the splits with a fixed seed, so test names never occur in training; the last template of each
-fact with 3+ templates is held out of train/dev and only appears in test.
+fact is held out of train/dev and only appears in test: it recombines words and endings that training uses
+(`{{e}}이 태어난 도시는 어디인가요?`, `Which city was {{e}} born in?`).
 The tokenizer's vocabulary is built from a copy of the corpus in which Korean values and particles are spaced
 apart, Korean person names are spelled per syllable and two-piece names are cut into their pieces, so answers
 start and end on token boundaries (`광주 ##에서`) and an unseen name splits like a seen one (`Var ##dren`,
@@ -222,8 +227,8 @@ on the 2-core development machine, data and tokenizer included{_pace(log)}.
 ## Results (`python -m qaaudit.demo.evaluate`, {metrics["n"]} test examples, seed {metrics["seed"]})
 Decoding: {metrics["decoding"]}. EM/F1 in percent (KorQuAD normalisation for Korean, SQuAD for English).
 
-| lang | EM / F1 (with null answer) | EM / F1 answerable, default decoding | EM seen templates | EM held-out templates | EM + distractor | EM + typos | unanswerable → null | answerable → null % |
-|---|---|---|---|---|---|---|---|---|
+| lang | EM / F1 (with null answer) | EM / F1 answerable, default decoding | EM seen templates | EM held-out templates | EM unseen words | EM + distractor | EM + typos | unanswerable → null | answerable → null % |
+|---|---|---|---|---|---|---|---|---|---|
 {_row("ko", metrics)}
 {_row("en", metrics)}
 
@@ -232,6 +237,9 @@ Decoding: {metrics["decoding"]}. EM/F1 in percent (KorQuAD normalisation for Kor
   (column "EM + distractor").
 - Typos: two adjacent letters swapped in ~15% of context words outside the answer and the question's entity.
 - Question templates never seen in training (column "EM held-out templates").
+- Words never seen in training (column "EM unseen words": the answerable test questions re-asked with a probe
+  template such as `{{e}}의 고향은 어디인가요?` or `What is {{e}}'s occupation?`, whose key word no split uses;
+  a model trained from scratch cannot know what it means, a pre-trained one would).
 - Unanswerable questions: only answered as null with `handle_impossible_answer=True`; the "answerable → null"
   column is how often that setting wrongly abstains.
 - Anything outside the generator's world (real text, long documents, other languages, name shapes the generator

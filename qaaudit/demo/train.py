@@ -24,7 +24,12 @@ measured on dev token EM after 6000 steps of batch 16 on 60,000 examples (about 
 The tokenizer's vocabulary is built deterministically (``train_tokenizer``). With ``tokenizers``' WordPiece
 trainer, two runs of this command gave test EM ko 85.5 / 82.2 and en 89.5 / 91.8: its ties follow a per-process
 hash order, so the vocabularies differed in 18 tokens and 744 ids. Whole words only (6000): ko 82.7 / en 86.6;
-with word stems and non-Hangul endings (8000, the default): ko 82.1 / en 91.0.
+with word stems and non-Hangul endings (8000, the default): ko 82.1 / en 91.0 on the data of that time, whose
+Korean held-out templates scored 44%: only the birth questions used the polite endings (나요), so the model read
+"##나요" as "a birth question" and answered "언제 데뷔했나요?" with a birth date. With five templates per fact and
+every ending style spread over several facts (``data._KO_Q``; the held-out one recombines training words), the
+same recipe gives test EM ko 97.4 / en 97.4, held-out templates 94.0 / 93.5, and 95.0 / 86.9 on probe templates
+whose key words no split uses (the shipped model).
 
 ``--device cuda`` trains on a GPU for quick recipe sweeps: same data, seeds and steps, but not the CPU run's
 numbers (the shipped model is the CPU run).
@@ -36,9 +41,11 @@ Levers that did not help, all off by default:
 - ``--pointer-steps N`` (``--pointer-only``): the first N steps mix in (or train only on) name-pointer
   questions (the question is a name, the answer its first mention); dev token EM 0.31-0.35 afterwards.
 - ``--sinusoidal-positions``: a sinusoidal start for the (trainable) position table; 0.376 with match-init.
-- Question endings varied within each fact (습니까 / 나요 / bare "...은?"; "of X" / "X's"; not in the code): one run
-  with the WordPiece trainer gave ko 86.2 / en 90.9, within the spread that trainer alone caused, and a model that
-  put less attribution on the question (11 audits failed, most of them lookup cases' question-focus checks).
+- Question endings varied within each fact, three templates per fact (습니까 / 나요 / bare "...은?"; "of X" /
+  "X's"): one run with the WordPiece trainer gave ko 86.2 / en 90.9, within the spread that trainer alone caused,
+  and a model that put less attribution on the question (11 audits failed, most of them lookup cases'
+  question-focus checks). The shipped five-template data does not have that cost (6 audits failed at first, on
+  borderline attribution shares and two robustness edits; they are xfails with the measured reason).
 """
 from __future__ import annotations
 
