@@ -157,6 +157,25 @@ def test_completeness_rel_delta_without_gap() -> None:
     assert all(v.passed is False and v.measured is None for v in verdicts)
 
 
+def test_completeness_failure_names_the_target_that_would_refine_further() -> None:
+    # the refinement stopped at 0.05 + 5% x |5 - 1| = 0.25: the check's 0.05 alone was never its goal
+    case = _case("{completeness: {abs_delta: 0.05}}")
+    exp = _explanation(delta=0.2)
+    adaptive = dict(method="adaptive", converged=True, target={"abs_delta": 0.05, "rel_delta": 0.05})
+    got = _by_check(evaluate_case(case, Explanation(**{**exp.__dict__, "settings": adaptive})))
+    assert got["abs_delta[start]"].passed is False
+    assert "|delta| <= 0.25" in got["abs_delta[start]"].detail
+    assert "target: {abs_delta: 0.05, rel_delta: 0}" in got["abs_delta[start]"].detail
+    # a target as strict as the check, a run that hit max_steps, or fixed steps: no such hint
+    for settings in (dict(adaptive, target={"abs_delta": 0.05, "rel_delta": 0}), dict(adaptive, converged=False),
+                     {"method": "gausslegendre", "n_steps": 50}):
+        got = _by_check(evaluate_case(case, Explanation(**{**exp.__dict__, "settings": settings})))
+        assert got["abs_delta[end]"].passed is False and "refinement" not in got["abs_delta[end]"].detail
+    rel = _by_check(evaluate_case(_case("{completeness: {rel_delta: 0.01}}"),
+                                  Explanation(**{**exp.__dict__, "settings": adaptive})))
+    assert "target: {abs_delta: 0, rel_delta: 0.01}" in rel["rel_delta[end]"].detail
+
+
 def test_text_edits_remap_the_answer() -> None:
     text, answer = "aa bb CC dd ee", (6, 8)
     new, s, e = remove_spans(text, [(0, 2), (9, 11)], answer)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
 
 from qaaudit.explanation import Explanation
 from qaaudit.results import Verdict
@@ -10,6 +11,23 @@ from qaaudit.spec import CompletenessExpectation
 from ._common import NO_ATTRIBUTIONS, finite, skipped
 
 __all__ = ["check_completeness"]
+
+
+def _looser_target(settings: Mapping[str, Any], target: Any, name: str, threshold: float) -> str:
+    """Why a converged refinement stopped above this check's bound, and the target that would not."""
+    goal = settings.get("target") if settings.get("method") == "adaptive" else None
+    if not goal or not settings.get("converged"):
+        return ""
+    gap = abs(target.f_input - target.f_baseline)
+    a, r = goal.get("abs_delta") or 0.0, goal.get("rel_delta") or 0.0
+    allowed = a + r * gap
+    bound = threshold if name == "abs_delta" else threshold * gap
+    if allowed <= bound:
+        return ""
+    fix = f"{{abs_delta: {threshold:g}, rel_delta: 0}}" if name == "abs_delta" else f"{{abs_delta: 0, rel_delta: {threshold:g}}}"
+    return (f"; the refinement stopped at its target, |delta| <= {allowed:.3g} (abs_delta {a:g} + rel_delta {r:g} "
+            f"x |F(x) - F(baseline)|), looser than this check: set `attribution: {{target: {fix}}}` on the case "
+            "(or in defaults) to refine until it holds")
 
 
 def check_completeness(expectation: CompletenessExpectation, explanation: Explanation | None) -> list[Verdict]:
@@ -28,6 +46,8 @@ def check_completeness(expectation: CompletenessExpectation, explanation: Explan
             value = getattr(target, name)
             passed = math.isfinite(value) and value <= threshold
             extra = "" if math.isfinite(value) else "; F(x) equals F(baseline), so no relative delta exists"
+            if not passed and math.isfinite(value):
+                extra += _looser_target(explanation.settings, target, name, threshold)
             out.append(Verdict("completeness", f"{name}[{position}]", passed, finite(value), threshold, "<=",
                                detail + extra, expectation.line))
     return out
