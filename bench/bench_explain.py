@@ -1,7 +1,7 @@
 """Seconds per explained case: the origin notebook's two LayerIntegratedGradients calls against qaaudit.
 
     .venv/bin/python bench/bench_explain.py [--quick] [--repeats 3] [--cases 2] [--lengths 128,384]
-        [--random-lengths 128] [--no-suite] [--no-chunks]
+        [--random-lengths 128] [--no-suite] [--no-chunks] [--suite-only] [--generated-suite N]
 
 One run, the same inputs for every approach, medians of ``--repeats`` (approaches interleaved
 inside each repeat so that load from other processes spreads over all of them). Rows:
@@ -251,6 +251,38 @@ def suite_timing(audits: Path = ROOT / "audits") -> dict[str, Any]:
     return out
 
 
+def generated_suite_timing(n_cases: int, rounds: int = 2) -> dict[str, Any]:
+    """``-n 0`` against ``-n 2`` (uncached, report written) on an audit file of ``n_cases`` generated test-split
+    questions with the lookup audit's expectations: how xdist pays off once compute outweighs each worker's start."""
+    import json as _json
+    import os
+    import tempfile
+
+    from qaaudit.demo.data import generate
+
+    root = Path(tempfile.mkdtemp(prefix="qaaudit-bench-generated-"))
+    examples = [e for e in generate("test", 2 * n_cases, seed=7) if not e.unanswerable][:n_cases]
+    lines = ["defaults:", "  expect:", "    prediction: {f1: 0.5}",
+             "    focus: {target: question, share: 0.05, position: both}", "cases:"]
+    for e in examples:
+        lines += [f"  - id: {e.id}", f"    question: {_json.dumps(e.question, ensure_ascii=False)}",
+                  f"    context: {_json.dumps(e.context, ensure_ascii=False)}",
+                  f"    answer: {_json.dumps(e.answers[0][0], ensure_ascii=False)}"]
+    (root / "generated.audit.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root), "--qaaudit-clear-cache",
+            f"--qaaudit-report={root / 'report'}"]
+    out: dict[str, Any] = {"cases": len(examples), "variants": []}
+    for _ in range(rounds):  # alternating, so drifting load hits both alike
+        for name, extra in (("-n 0", []), ("-n 2", ["-n", "2"])):
+            t0 = time.perf_counter()
+            proc = subprocess.run(base + extra, cwd=root, capture_output=True, text=True, env=dict(os.environ, CI="true"))
+            out["variants"].append({"name": name, "sec": time.perf_counter() - t0, "rc": proc.returncode,
+                                    "tail": (proc.stdout.strip().splitlines() or [""])[-1]})
+    sec = {k: statistics.median(v["sec"] for v in out["variants"] if v["name"] == k) for k in ("-n 0", "-n 2")}
+    out["xdist_ratio"] = sec["-n 2"] / sec["-n 0"]
+    return out
+
+
 # --------------------------------------------------------------------------- output
 def _f(x: Any, fmt: str) -> str:
     return "-" if x is None else format(x, fmt)
@@ -286,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-suite", action="store_true")
     ap.add_argument("--suite-only", action="store_true", help="only the demo suite timings (pytest audits/)")
     ap.add_argument("--no-chunks", action="store_true")
+    ap.add_argument("--generated-suite", type=int, default=0, metavar="N",
+                    help="also time -n 0 against -n 2 on an audit file of N generated questions")
     ap.add_argument("--random-lengths", default="128",
                     help="lengths for the random-weight KoELECTRA condition ('' to skip it)")
     args = ap.parse_args(argv)
@@ -358,6 +392,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| cached / uncached (mean of the two -n 0 runs) | {s['ratio']:.3f} | | target <= 0.1 |")
             print(f"| cached (local profile) / uncached | {s['ratio_local']:.3f} | | fresh variants need the model |")
             print(f"| -n 2 / -n 0, uncached | {s['xdist_ratio']:.3f} | | target < 1 |")
+    if args.generated_suite:
+        g = generated_suite_timing(args.generated_suite)
+        print(f"\n| generated suite ({g['cases']} cases, uncached, CI=true) | wall s | exit | last line |\n|---|---|---|---|")
+        for v in g["variants"]:
+            print(f"| {v['name']} | {v['sec']:.1f} | {v['rc']} | {v['tail']} |")
+        print(f"| -n 2 / -n 0 (medians) | {g['xdist_ratio']:.3f} | | |")
     return 0
 
 
