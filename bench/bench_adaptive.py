@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             totals[(m, k)][0] += run.n_steps
             totals[(m, k)][1] += run.converged
             totals[(m, k)][2].append(err)
+            est = run.settings.get("token_error_estimate")
             cells.append(f"{run.n_steps} / {'yes' if run.converged else 'no'} / "
-                         f"{run.start.rel_delta:.1%}, {run.end.rel_delta:.1%} / {err:.1%}")
+                         f"{run.start.rel_delta:.1%}, {run.end.rel_delta:.1%} / {err:.1%}"
+                         + (f" (est. {max(est.values()):.1%})" if est else ""))
         print("| " + " | ".join(cells) + " |", flush=True)
     for (m, k), (nodes, conv, errs) in totals.items():
         print(f"{m} from {k}: {nodes} nodes in total ({nodes / len(examples):.1f} per case), converged "

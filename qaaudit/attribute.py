@@ -611,9 +611,18 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
         panels = sorted([pb for pb in panels if pb not in split]
                         + [half for a, b in split for half in ((a, (a + b) / 2), ((a + b) / 2, b))])
     n = len(index)
+    # per-token error, estimated from Simpson on each panel against Simpson on its halves (L2 over tokens,
+    # relative): the completeness delta is a sum in which errors of opposite sign cancel
+    estimate = {}
+    for p in POSITIONS:
+        err = np.zeros(seq_len)
+        for a, b in panels:
+            f = tokens[p][[index[x] for x in points(a, b)]]
+            err += (b - a) * np.abs((f[0] + 4 * f[1] + 2 * f[2] + 4 * f[3] + f[4]) / 12 - (f[0] + 4 * f[2] + f[4]) / 6) / 15
+        estimate[p] = float(np.linalg.norm(err) / max(np.linalg.norm(res[p].tokens), 1e-12))
     return IGRun(res["start"], res["end"], n, "adaptive", tuple(history), converged,
                  {"n_steps": n, "method": "adaptive", "baseline": baseline, "autocast": autocast,
-                  "target": target.to_dict()})
+                  "target": target.to_dict(), "token_error_estimate": estimate})
 
 
 def _nested_clenshaw_curtis(result, target: CompletenessTarget, seq_len: int, baseline: str,
@@ -640,9 +649,14 @@ def _nested_clenshaw_curtis(result, target: CompletenessTarget, seq_len: int, ba
             arr[0::2], arr[1::2] = tokens[p], new[p]
             merged[p] = arr
         tokens, N = merged, 2 * N
+    # the embedded half-level rule (every other node) against the last: the coarser rule's error, so an upper
+    # estimate of the per-token error that the completeness delta, a sum, can hide
+    _, half = _clenshaw_curtis(N // 2)
+    estimate = {p: float(np.linalg.norm(res[p].tokens - half @ tokens[p][0::2])
+                         / max(np.linalg.norm(res[p].tokens), 1e-12)) for p in POSITIONS}
     return IGRun(res["start"], res["end"], N + 1, "clenshaw_curtis", tuple(history), converged,
                  {"n_steps": N + 1, "method": "clenshaw_curtis", "baseline": baseline, "autocast": autocast,
-                  "target": target.to_dict()})
+                  "target": target.to_dict(), "token_error_estimate": estimate})
 
 
 # --------------------------------------------------------------------------- sub-embeddings and layers

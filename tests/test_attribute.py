@@ -144,6 +144,35 @@ def test_adaptive_panels_resolve_a_sharp_bump_with_fewer_nodes_than_clenshaw_cur
     assert cc.converged and adaptive.n_steps < cc.n_steps / 2
 
 
+@pytest.mark.parametrize("method", ["adaptive", "clenshaw_curtis"])
+def test_refinement_reports_a_per_token_error_the_delta_cannot_see(method):
+    # two tokens whose bumps cancel in the sum: the completeness delta holds at the first 17 nodes while each
+    # token's integral is still off; the recorded estimate (adaptive: Simpson on each panel against its halves;
+    # Clenshaw-Curtis: the embedded 9-node rule against the 17-node one) says so
+    from qaaudit.attribute import TargetIG, _adaptive_panels, _drive, _nested_clenshaw_curtis
+
+    width, centre = 0.03, 0.37
+    bump = lambda a: 10 / (1 + ((a - centre) / width) ** 2)  # noqa: E731
+    exact_bump = 10 * width * (np.arctan((1 - centre) / width) + np.arctan(centre / width))
+    exact = np.array([1 + exact_bump, 1 - exact_bump])
+
+    def evaluate(alphas):
+        a = np.asarray(alphas)
+        vals = np.stack([1 + bump(a), 1 - bump(a)], axis=1)
+        return {"start": vals, "end": vals}
+
+    def result(tokens, weights, full=None):
+        t = {p: weights @ tokens[p] for p in ("start", "end")}
+        return {p: TargetIG(tokens=t[p], delta=float(t[p].sum()) - 2.0, f_input=2.0, f_baseline=0.0) for p in t}
+
+    rule = _adaptive_panels if method == "adaptive" else _nested_clenshaw_curtis
+    run = _drive(rule(result, CompletenessTarget(abs_delta=None, rel_delta=0.01), 2, "pad", None), evaluate)
+    true_error = np.linalg.norm(run.start.tokens - exact) / np.linalg.norm(exact)
+    assert run.converged and run.n_steps == 17 and abs(run.start.delta) < 1e-9
+    assert true_error > 0.02
+    assert run.settings["token_error_estimate"]["start"] > 0.02
+
+
 def test_sub_embedding_attributions_are_complete(tiny_checkpoint):
     qa = load_model(tiny_checkpoint("bert"), device="cpu")
     inputs, keep = _inputs(qa)
