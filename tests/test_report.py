@@ -322,6 +322,18 @@ def test_standalone_explanation_page():
     assert 'class="wi heatmap-main"' in html and "<script>" not in html
 
 
+def test_case_page_shows_the_per_token_error_estimate():
+    from dataclasses import replace
+
+    from qaaudit.report import render_explanation
+
+    expl = make_explanation("Who wrote it?", "Kim wrote it.", "Kim")
+    assert "Token error (est.)" in render_explanation(expl, gold=["Kim"])
+    est = replace(expl, settings={"n_steps": 17, "token_error_estimate": {"start": 0.0123, "end": 0.456}})
+    html = render_explanation(est, gold=["Kim"])
+    assert '<td class="n">0.012</td>' in html and '<td class="n">0.46</td>' in html
+
+
 def test_layer_and_sub_embedding_layouts_are_recognised():
     from qaaudit.report.view import layer_view, sub_embedding_view
 

@@ -102,6 +102,7 @@ def target_view(expl: Explanation, t: TargetAttribution, gold_tokens: Sequence[i
         "delta": t.delta, "abs_delta": t.abs_delta,
         "rel_delta": t.rel_delta if math.isfinite(t.rel_delta) else None,
         "f_input": t.f_input, "f_baseline": t.f_baseline, "n_steps": t.n_steps, "logit": t.logit,
+        "token_error": _token_error(expl.settings, t.position),
         "words": [{"text": w.text, "segment": w.segment, "score": w.score, "color": heatmap.color(w.score)}
                   for w in t.words],
         "top": [{"rank": r + 1, "index": i, "token": heatmap.display_token(expl.tokens[i]),
@@ -109,6 +110,13 @@ def target_view(expl: Explanation, t: TargetAttribution, gold_tokens: Sequence[i
                  "score": t.attributions[i], "color": heatmap.color(t.attributions[i])}
                 for r, i in enumerate(top)],
     }
+
+
+def _token_error(settings: Mapping[str, Any], position: str) -> float | None:
+    """The refinement's per-token error estimate (relative L2), when the rule recorded one."""
+    est = settings.get("token_error_estimate")
+    value = est.get(position) if isinstance(est, Mapping) else None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def _by_position(m: Mapping[str, Any] | None) -> dict[str, Any]:
