@@ -216,13 +216,22 @@ def chunk_sweep(qa: Any, case: Case, sizes: Sequence[int], repeats: int, n_steps
     return rows
 
 
+def _time_pytest(name: str, cmd: list[str], cwd: Path, ci: str) -> dict[str, Any]:
+    """One pytest process: wall seconds, exit code and its last line (``CI`` set to ``ci``)."""
+    import os
+
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=dict(os.environ, CI=ci))
+    return {"name": name, "sec": time.perf_counter() - t0, "rc": proc.returncode,
+            "tail": (proc.stdout.strip().splitlines() or [""])[-1]}
+
+
 def suite_timing(audits: Path = ROOT / "audits") -> dict[str, Any]:
     """``pytest audits/`` as a user runs it (report written), wall seconds per variant.
 
     uncached: cache cleared first; cached: the same again; ``-n 2``: two xdist workers, cache cleared.
     ``CI=true`` (derandomized robustness, the same variants every run) unless the variant says local.
     """
-    import os
     import tempfile
 
     files = sorted(audits.glob("**/*.audit.y*ml")) if audits.is_dir() else []
@@ -235,13 +244,7 @@ def suite_timing(audits: Path = ROOT / "audits") -> dict[str, Any]:
                 ("cached, local hypothesis profile", [], ""),
                 ("uncached, -n 2", ["--qaaudit-clear-cache", "-n", "2"], "true"),
                 ("uncached, -n 0 (again)", ["--qaaudit-clear-cache"], "true"))
-    out: dict[str, Any] = {"variants": []}
-    for name, extra, ci in variants:
-        env = dict(os.environ, CI=ci)
-        t0 = time.perf_counter()
-        proc = subprocess.run(base + extra, cwd=ROOT, capture_output=True, text=True, env=env)
-        out["variants"].append({"name": name, "sec": time.perf_counter() - t0, "rc": proc.returncode,
-                                "tail": (proc.stdout.strip().splitlines() or [""])[-1]})
+    out: dict[str, Any] = {"variants": [_time_pytest(name, base + extra, ROOT, ci) for name, extra, ci in variants]}
     sec = {v["name"]: v["sec"] for v in out["variants"]}
     uncached = statistics.mean([sec["uncached"], sec["uncached, -n 0 (again)"]])
     out["ratio"] = sec["cached"] / uncached
@@ -255,7 +258,6 @@ def generated_suite_timing(n_cases: int, rounds: int = 2) -> dict[str, Any]:
     """``-n 0`` against ``-n 2`` (uncached, report written) on an audit file of ``n_cases`` generated test-split
     questions with the lookup audit's expectations: how xdist pays off once compute outweighs each worker's start."""
     import json as _json
-    import os
     import tempfile
 
     from qaaudit.demo.data import generate
@@ -271,13 +273,10 @@ def generated_suite_timing(n_cases: int, rounds: int = 2) -> dict[str, Any]:
     (root / "generated.audit.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root), "--qaaudit-clear-cache",
             f"--qaaudit-report={root / 'report'}"]
-    out: dict[str, Any] = {"cases": len(examples), "variants": []}
-    for _ in range(rounds):  # alternating, so drifting load hits both alike
-        for name, extra in (("-n 0", []), ("-n 2", ["-n", "2"])):
-            t0 = time.perf_counter()
-            proc = subprocess.run(base + extra, cwd=root, capture_output=True, text=True, env=dict(os.environ, CI="true"))
-            out["variants"].append({"name": name, "sec": time.perf_counter() - t0, "rc": proc.returncode,
-                                    "tail": (proc.stdout.strip().splitlines() or [""])[-1]})
+    # alternating, so drifting load hits both alike
+    out: dict[str, Any] = {"cases": len(examples), "variants": [
+        _time_pytest(name, base + extra, root, "true")
+        for _ in range(rounds) for name, extra in (("-n 0", []), ("-n 2", ["-n", "2"]))]}
     sec = {k: statistics.median(v["sec"] for v in out["variants"] if v["name"] == k) for k in ("-n 0", "-n 2")}
     out["xdist_ratio"] = sec["-n 2"] / sec["-n 0"]
     return out

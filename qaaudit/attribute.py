@@ -566,6 +566,13 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
     def missing(panels: list[tuple[float, float]]) -> list[float]:
         return sorted({x for a, b in panels for x in points(a, b)} - index.keys())
 
+    def panel_error(p: str, a: float, b: float) -> np.ndarray:
+        """Per-token error of the panel's integral: Simpson on its halves against Simpson on the whole, /15."""
+        f = tokens[p][[index[x] for x in points(a, b)]]
+        whole = (f[0] + 4 * f[2] + f[4]) / 6
+        halves = (f[0] + 4 * f[1] + 2 * f[2] + 4 * f[3] + f[4]) / 12
+        return (b - a) * np.abs(halves - whole) / 15
+
     def add(todo: list[float], new: dict[str, np.ndarray]) -> None:
         for x in todo:
             index[x] = len(index)
@@ -591,16 +598,7 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
             break
         # error estimates in units of each target's tolerance (floored: a zero target must still rank panels)
         tol = {p: max(target.tolerance(res[p].f_input - res[p].f_baseline), 1e-12) for p in POSITIONS}
-        errors = []
-        for a, b in panels:
-            idx = [index[x] for x in points(a, b)]
-            e = 0.0
-            for p in POSITIONS:
-                f = tokens[p][idx]
-                whole = (f[0] + 4 * f[2] + f[4]) / 6
-                halves = (f[0] + 4 * f[1] + 2 * f[2] + 4 * f[3] + f[4]) / 12
-                e += (b - a) * float(np.abs(halves - whole).sum()) / 15 / tol[p]
-            errors.append((e, (a, b)))
+        errors = [(sum(float(panel_error(p, a, b).sum()) / tol[p] for p in POSITIONS), (a, b)) for a, b in panels]
         errors.sort(reverse=True)
         total, acc, split = sum(e for e, _ in errors), 0.0, set()
         for e, panel in errors[:room]:
@@ -613,13 +611,8 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
     n = len(index)
     # per-token error, estimated from Simpson on each panel against Simpson on its halves (L2 over tokens,
     # relative): the completeness delta is a sum in which errors of opposite sign cancel
-    estimate = {}
-    for p in POSITIONS:
-        err = np.zeros(seq_len)
-        for a, b in panels:
-            f = tokens[p][[index[x] for x in points(a, b)]]
-            err += (b - a) * np.abs((f[0] + 4 * f[1] + 2 * f[2] + 4 * f[3] + f[4]) / 12 - (f[0] + 4 * f[2] + f[4]) / 6) / 15
-        estimate[p] = float(np.linalg.norm(err) / max(np.linalg.norm(res[p].tokens), 1e-12))
+    estimate = {p: float(np.linalg.norm(sum(panel_error(p, a, b) for a, b in panels))
+                         / max(np.linalg.norm(res[p].tokens), 1e-12)) for p in POSITIONS}
     return IGRun(res["start"], res["end"], n, "adaptive", tuple(history), converged,
                  {"n_steps": n, "method": "adaptive", "baseline": baseline, "autocast": autocast,
                   "target": target.to_dict(), "token_error_estimate": estimate})

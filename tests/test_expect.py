@@ -171,6 +171,9 @@ def test_completeness_failure_names_the_target_that_would_refine_further() -> No
                      {"method": "gausslegendre", "n_steps": 50}):
         got = _by_check(evaluate_case(case, Explanation(**{**exp.__dict__, "settings": settings})))
         assert got["abs_delta[end]"].passed is False and "refinement" not in got["abs_delta[end]"].detail
+    cc = dict(adaptive, method="clenshaw_curtis")  # the other refining rule stops at its target too
+    got = _by_check(evaluate_case(case, Explanation(**{**exp.__dict__, "settings": cc})))
+    assert "target: {abs_delta: 0.05, rel_delta: 0}" in got["abs_delta[start]"].detail
     rel = _by_check(evaluate_case(_case("{completeness: {rel_delta: 0.01}}"),
                                   Explanation(**{**exp.__dict__, "settings": adaptive})))
     assert "target: {abs_delta: 0, rel_delta: 0.01}" in rel["rel_delta[end]"].detail

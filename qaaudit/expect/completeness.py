@@ -15,7 +15,7 @@ __all__ = ["check_completeness"]
 
 def _looser_target(settings: Mapping[str, Any], target: Any, name: str, threshold: float) -> str:
     """Why a converged refinement stopped above this check's bound, and the target that would not."""
-    goal = settings.get("target") if settings.get("method") == "adaptive" else None
+    goal = settings.get("target")  # recorded by the refining rules only (fixed steps have none)
     if not goal or not settings.get("converged"):
         return ""
     gap = abs(target.f_input - target.f_baseline)
