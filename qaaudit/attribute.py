@@ -14,7 +14,10 @@ Quadrature:
   panels are bisected where the integrand is rough (``method="adaptive"``), or
   nested Clenshaw-Curtis rules (``method="clenshaw_curtis"``: 9, 17, 33, ...
   nodes). Both reuse every gradient already computed. The delta is exactly the
-  quadrature error of the scalar path integral, so it is a true error measure.
+  quadrature error of the scalar path integral, so it is a true error measure; the
+  adaptive rule also takes it panel by panel (from the target logits the forward
+  passes give at every node), so that errors of opposite sign on two stretches of
+  the path cannot cancel into a small delta.
 """
 from __future__ import annotations
 
@@ -337,6 +340,7 @@ def integrated_gradients(
         """Per-node token integrands (n, L) for both targets, and weighted full sums when weights given."""
         done[1] += len(alphas)
         tok = {p: np.zeros((len(alphas), seq_len)) for p in POSITIONS}
+        logit = {p: np.zeros(len(alphas)) for p in POSITIONS}
         full = {p: torch.zeros_like(diff, dtype=torch.float64) for p in POSITIONS} if weights is not None else None
         c = _chunk_size(chunk_size, seq_len, len(alphas), qa.config)
         for lo in range(0, len(alphas), c):
@@ -344,9 +348,10 @@ def integrated_gradients(
             path = (emb_b + a * (emb_x - emb_b)).requires_grad_(True)
             with _replace_output(emb_module, path), _autocast(qa.device, autocast):
                 o = model(**_repeat(inputs, len(a)))
-            outs = {"start": o.start_logits[:, start_index].sum(), "end": o.end_logits[:, end_index].sum()}
+            rows = {"start": o.start_logits[:, start_index], "end": o.end_logits[:, end_index]}
             for i, p in enumerate(POSITIONS):
-                (g,) = torch.autograd.grad(outs[p], path, retain_graph=i == 0)
+                logit[p][lo:lo + len(a)] = rows[p].detach().double().cpu().numpy()
+                (g,) = torch.autograd.grad(rows[p].sum(), path, retain_graph=i == 0)
                 g = g.float()
                 tok[p][lo:lo + len(a)] = (g * diff).sum(-1).double().cpu().numpy()
                 if full is not None:
@@ -355,7 +360,7 @@ def integrated_gradients(
             done[0] += len(a)
             if progress is not None:
                 progress(done[0], done[1])
-        return {"tokens": tok, "full": full}
+        return {"tokens": dict(tok, logits=logit), "full": full}
 
     def result(tokens: dict[str, np.ndarray], weights: np.ndarray, full=None) -> dict[str, TargetIG]:
         res = {}
@@ -500,6 +505,8 @@ def _batched_nodes(qa: Any, states: list, requests: Mapping[int, np.ndarray], bu
     rows = sorted(((i, j) for i, alphas in requests.items() for j in range(len(alphas))),
                   key=lambda r: (states[r[0]][2].shape[0], r))
     out = {i: {p: np.zeros((len(a), states[i][2].shape[0])) for p in POSITIONS} for i, a in requests.items()}
+    for i, a in requests.items():
+        out[i]["logits"] = {p: np.zeros(len(a)) for p in POSITIONS}
     pad_id = qa.tokenizer.pad_token_id or 0
     lo = 0
     while lo < len(rows):
@@ -528,21 +535,24 @@ def _batched_nodes(qa: Any, states: list, requests: Mapping[int, np.ndarray], bu
         with _replace_output(qa.embeddings, path), _autocast(qa.device, autocast):
             o = qa.model(**feed)
         r = torch.arange(len(part), device=qa.device)
-        outs = {p: (o.start_logits if p == "start" else o.end_logits)[r, torch.as_tensor(cols[p], device=qa.device)].sum()
+        outs = {p: (o.start_logits if p == "start" else o.end_logits)[r, torch.as_tensor(cols[p], device=qa.device)]
                 for p in POSITIONS}
         diff_rows = torch.stack(diffs)
         for k, p in enumerate(POSITIONS):
-            (g,) = torch.autograd.grad(outs[p], path, retain_graph=k == 0)
+            values = outs[p].detach().double().cpu().numpy()
+            (g,) = torch.autograd.grad(outs[p].sum(), path, retain_graph=k == 0)
             tok = (g.float() * diff_rows).sum(-1).double().cpu().numpy()
             for row, (i, j) in enumerate(part):
                 out[i][p][j] = tok[row, :states[i][2].shape[0]]
+                out[i]["logits"][p][j] = values[row]
     return out
 
 
-# A round bisects the worst panels until they hold this share of the estimated error. On the demo model
-# (bench/README.md, 2026-11-26) 0.8 against 0.5: 5% more nodes on 24 questions but fewer, larger passes, which
-# a CPU runs faster per node: 0.38 against 0.43 of the notebook's time on 8 cases, 1.01-1.08x the floor.
-_SPLIT_SHARE = 0.8
+# A round bisects the worst panels until they hold this share of the estimated error. With the per-panel
+# completeness check (bench/README.md, 2026-12-02; 24 demo questions), 0.5 took 25.8 nodes per case against 29.0
+# for 0.8, attribution errors against a 128-node reference median 4.6% / worst 13.0% against 3.5% / 13.0%, and
+# 0.34 of the notebook's time on 8 cases against 0.44 (the delta-only rule at 0.8 took 0.34, worst error 36.4%).
+_SPLIT_SHARE = 0.5
 _BOOLE = np.array([7.0, 32.0, 12.0, 32.0, 7.0]) / 90.0  # Boole's rule on a panel of width 1 (5 points)
 
 
@@ -552,13 +562,23 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
 
     A trained model's path integrand has sharp bumps (attention flipping at some alpha) that
     global rules such as Clenshaw-Curtis need 129+ nodes to resolve; bisecting only the panels
-    around a bump gets there with fewer. Each panel of 5 equispaced nodes estimates its own error
-    from Simpson's rule on the panel against Simpson on its halves (L1 over tokens, in units of the
-    target's tolerance); a round bisects the worst panels (``_SPLIT_SHARE`` of the estimated error), which costs 4
-    new nodes per panel and reuses its 5. Stops when the completeness delta of both targets holds.
+    around a bump gets there with fewer. Each panel of 5 equispaced nodes has two error measures:
+    Simpson's rule on the panel against Simpson on its halves (per token, an estimate), and, from
+    the target logits that the same forward passes give at the nodes, the panel's completeness error
+    |Boole's integral of the summed integrand - (F(b) - F(a))| (exact, for the sum). A round bisects
+    the worst panels (``_SPLIT_SHARE`` of the error, in units of the target's tolerance), which costs
+    4 new nodes per panel and reuses its 5.
+
+    It stops when both targets hold and the panels' completeness errors do not cancel by more than the
+    tolerance (sum of |panel error| - |delta| <= tolerance): the delta is the sum of the panel errors, and
+    a bump missed in one panel can offset another panel's, leaving the delta small and two stretches of
+    the path wrong. Without node logits (or under autocast, whose logits keep 2-3 digits, too few for
+    F(b) - F(a) on a narrow panel) only the delta and the Simpson estimates are used.
     """
     index: dict[float, int] = {}
     tokens: dict[str, np.ndarray] = {p: np.zeros((0, seq_len)) for p in POSITIONS}
+    logits: dict[str, np.ndarray] = {p: np.zeros(0) for p in POSITIONS}
+    exact = [autocast in (None, "none", "fp32", False)]  # node logits fit for panel differences
 
     def points(a: float, b: float) -> list[float]:
         return [a + (b - a) * j / 4 for j in range(5)]  # dyadic: exact as floats, so usable as keys
@@ -573,11 +593,19 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
         halves = (f[0] + 4 * f[1] + 2 * f[2] + 4 * f[3] + f[4]) / 12
         return (b - a) * np.abs(halves - whole) / 15
 
-    def add(todo: list[float], new: dict[str, np.ndarray]) -> None:
+    def completeness_error(p: str, a: float, b: float) -> float:
+        """|Boole's integral of the token-summed integrand over the panel - (F(b) - F(a))|, from node logits."""
+        f = tokens[p][[index[x] for x in points(a, b)]].sum(1)
+        return abs((b - a) * float(_BOOLE @ f) - float(logits[p][index[b]] - logits[p][index[a]]))
+
+    def add(todo: list[float], new: Mapping[str, Any]) -> None:
         for x in todo:
             index[x] = len(index)
+        exact[0] = exact[0] and "logits" in new
         for p in POSITIONS:
             tokens[p] = np.concatenate([tokens[p], new[p]])
+            if exact[0]:
+                logits[p] = np.concatenate([logits[p], new["logits"][p]])
 
     n0 = max(1, -(-(target.first_steps - 1) // 4))  # panels of the first round: 4 -> 17 nodes
     panels = [(k / n0, (k + 1) / n0) for k in range(n0)]
@@ -592,13 +620,16 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
                 weights[index[x]] += w * (b - a)
         res = result(tokens, weights)
         history.append((len(index), abs(res["start"].delta), abs(res["end"].delta)))
-        converged = all(target.holds(res[p].delta, res[p].f_input - res[p].f_baseline) for p in POSITIONS)
+        # tolerances floored: a zero target must still rank panels
+        tol = {p: max(target.tolerance(res[p].f_input - res[p].f_baseline), 1e-12) for p in POSITIONS}
+        checks = {p: [completeness_error(p, a, b) for a, b in panels] for p in POSITIONS} if exact[0] else None
+        converged = all(target.holds(res[p].delta, res[p].f_input - res[p].f_baseline)
+                        and (checks is None or sum(checks[p]) - abs(res[p].delta) <= tol[p]) for p in POSITIONS)
         room = (target.max_steps - len(index)) // 4
         if converged or room < 1:
             break
-        # error estimates in units of each target's tolerance (floored: a zero target must still rank panels)
-        tol = {p: max(target.tolerance(res[p].f_input - res[p].f_baseline), 1e-12) for p in POSITIONS}
-        errors = [(sum(float(panel_error(p, a, b).sum()) / tol[p] for p in POSITIONS), (a, b)) for a, b in panels]
+        errors = [(sum(max(float(panel_error(p, a, b).sum()), checks[p][k] if checks else 0.0) / tol[p]
+                       for p in POSITIONS), (a, b)) for k, (a, b) in enumerate(panels)]
         errors.sort(reverse=True)
         total, acc, split = sum(e for e, _ in errors), 0.0, set()
         for e, panel in errors[:room]:
@@ -613,9 +644,11 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
     # relative): the completeness delta is a sum in which errors of opposite sign cancel
     estimate = {p: float(np.linalg.norm(sum(panel_error(p, a, b) for a, b in panels))
                          / max(np.linalg.norm(res[p].tokens), 1e-12)) for p in POSITIONS}
-    return IGRun(res["start"], res["end"], n, "adaptive", tuple(history), converged,
-                 {"n_steps": n, "method": "adaptive", "baseline": baseline, "autocast": autocast,
-                  "target": target.to_dict(), "token_error_estimate": estimate})
+    settings = {"n_steps": n, "method": "adaptive", "baseline": baseline, "autocast": autocast,
+                "target": target.to_dict(), "token_error_estimate": estimate}
+    if checks is not None:  # sum of |completeness error| over the panels: |delta| plus what cancelled in it
+        settings["panel_error"] = {p: float(sum(checks[p])) for p in POSITIONS}
+    return IGRun(res["start"], res["end"], n, "adaptive", tuple(history), converged, settings)
 
 
 def _nested_clenshaw_curtis(result, target: CompletenessTarget, seq_len: int, baseline: str,

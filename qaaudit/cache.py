@@ -20,7 +20,7 @@ from qaaudit.results import write_text_atomic
 __all__ = ["ExplanationCache", "cache_key", "CACHE_DIRNAME"]
 
 CACHE_DIRNAME = ".qaaudit_cache"
-_LAYOUT = "v2"  # v2: adaptive Boole panels replaced nested Clenshaw-Curtis as the default rule
+_LAYOUT = "v3"  # v2: adaptive Boole panels as the default rule; v3: they also stop on per-panel completeness
 
 
 def cache_key(*, model: str, tokenizer: str, kind: str, question: str, context: str,

@@ -173,6 +173,42 @@ def test_refinement_reports_a_per_token_error_the_delta_cannot_see(method):
     assert run.settings["token_error_estimate"]["start"] > 0.02
 
 
+def test_adaptive_panels_do_not_stop_on_errors_that_cancel_between_panels():
+    # token a has a bump in the second first-level panel, token b the same bump, negated, at the same place in
+    # the third: their Boole errors cancel in the delta, which holds at the first 17 nodes with both tokens off.
+    # The node logits give each panel's own completeness error, and the rule refines until they agree.
+    from qaaudit.attribute import TargetIG, _adaptive_panels, _drive
+
+    width, offset, height = 0.02, 0.09, 10.0
+    centres = (0.25 + offset, 0.5 + offset)
+    bump = lambda a, c: height / (1 + ((a - c) / width) ** 2)  # noqa: E731
+    area = lambda a, c: height * width * np.arctan((a - c) / width)  # noqa: E731  (antiderivative)
+    exact = np.array([1 + area(1, centres[0]) - area(0, centres[0]), 1 - area(1, centres[1]) + area(0, centres[1])])
+
+    def evaluate(alphas, logits: bool):
+        a = np.asarray(alphas)
+        vals = np.stack([1 + bump(a, centres[0]), 1 - bump(a, centres[1])], axis=1)
+        f = 2 * a + area(a, centres[0]) - area(a, centres[1])  # F along the path: the summed integrand's integral
+        out = {"start": vals, "end": vals}
+        return dict(out, logits={"start": f, "end": f}) if logits else out
+
+    gap = float(exact.sum())
+    def result(tokens, weights, full=None):
+        t = {p: weights @ tokens[p] for p in ("start", "end")}
+        return {p: TargetIG(tokens=t[p], delta=float(t[p].sum()) - gap, f_input=gap, f_baseline=0.0) for p in t}
+
+    target = CompletenessTarget(abs_delta=None, rel_delta=0.01)
+    runs = {with_logits: _drive(_adaptive_panels(result, target, 2, "pad", None),
+                                lambda a, w=with_logits: evaluate(a, w)) for with_logits in (False, True)}
+    error = {k: float(np.linalg.norm(r.start.tokens - exact) / np.linalg.norm(exact)) for k, r in runs.items()}
+    blind, checked = runs[False], runs[True]
+    assert blind.n_steps == 17 and abs(blind.start.delta) < 1e-5 and error[False] > 0.05
+    assert "panel_error" not in blind.settings
+    assert checked.converged and checked.n_steps > 17 and error[True] < 0.01
+    # what the panels' errors add up to, beyond the delta, is within the tolerance (1% of the gap)
+    assert checked.settings["panel_error"]["start"] - abs(checked.start.delta) <= 0.01 * gap
+
+
 def test_sub_embedding_attributions_are_complete(tiny_checkpoint):
     qa = load_model(tiny_checkpoint("bert"), device="cpu")
     inputs, keep = _inputs(qa)
