@@ -13,6 +13,7 @@ from qaaudit.errors import (
     InvalidArgument,
     ModelLoadError,
     QAAuditError,
+    QAAuditWarning,
     SpecError,
 )
 from qaaudit.explanation import Answer, Explanation, TargetAttribution, WordAttribution
@@ -33,6 +34,7 @@ _LAZY = {
 __all__ = [
     "__version__",
     "QAAuditError", "InvalidArgument", "InputError", "ModelLoadError", "SpecError", "ExpectationFailed",
+    "QAAuditWarning",
     "Answer", "Explanation", "TargetAttribution", "WordAttribution",
     *_LAZY,
 ]

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
 
-from qaaudit.errors import InvalidArgument
+from qaaudit.errors import InvalidArgument, QAAuditWarning
 
 __all__ = [
     "CompletenessTarget",
@@ -254,6 +255,14 @@ def _endpoints(qa: Any, inputs: Mapping[str, torch.Tensor], keep: torch.Tensor, 
     return emb_x, emb_b, out
 
 
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (AVX512-BF16 or AMX); elsewhere it emulates it."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN
+        return False
+
+
 def _autocast(device: torch.device, autocast: str | None):
     if autocast in (None, "none", "fp32", False):
         return contextlib.nullcontext()
@@ -262,6 +271,12 @@ def _autocast(device: torch.device, autocast: str | None):
         raise InvalidArgument(f"autocast={autocast!r} is not one of bf16, fp16 or None")
     if dtypes[autocast] is torch.float16 and device.type != "cuda":
         raise InvalidArgument("autocast='fp16' needs a CUDA device; use 'bf16' on the CPU")
+    if device.type == "cpu" and not _cpu_has_bf16():
+        # bench/README.md, 2026-12-02: on an AVX2-only CPU the demo model's explanations took 18x as long in bf16
+        warnings.warn(
+            f"autocast={autocast!r} on a CPU without native bf16 ({torch.backends.cpu.get_cpu_capability()}: no "
+            f"AVX512-BF16 or AMX) is emulated and runs many times slower than fp32; leave autocast off on this "
+            f"machine (drop --qaaudit-autocast / attribution.autocast)", QAAuditWarning, stacklevel=3)
     return torch.autocast(device_type=device.type, dtype=dtypes[autocast])
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "GateConfigError",
     "SquadFormatError",
     "CacheError",
+    "QAAuditWarning",
 ]
 
 
@@ -93,3 +94,7 @@ class SquadFormatError(QAAuditError):
 
 class CacheError(QAAuditError):
     """The explanation cache directory cannot be used."""
+
+
+class QAAuditWarning(UserWarning):
+    """A setting that works but costs more than it should on this machine; the message names the remedy."""

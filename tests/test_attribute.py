@@ -244,6 +244,28 @@ def test_layer_conductance_of_last_layer_adds_up(tiny_checkpoint):
         assert row.sum() == pytest.approx(gap, abs=0.1 * max(1.0, abs(gap)))
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_autocast_warns_on_a_cpu_that_emulates_it(tiny_checkpoint, monkeypatch, native):
+    import warnings
+
+    import qaaudit.attribute as attribute
+    from qaaudit import QAAuditWarning
+
+    monkeypatch.setattr(attribute, "_cpu_has_bf16", lambda: native)
+    qa = load_model(tiny_checkpoint("bert"), device="cpu")
+    inputs, keep = _inputs(qa)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        integrated_gradients(qa, inputs, 4, 6, keep=keep, n_steps=4, autocast="bf16")
+    ours = [w for w in seen if issubclass(w.category, QAAuditWarning)]
+    if native:
+        assert not ours
+    else:
+        assert len(ours) == 1 and "without native bf16" in str(ours[0].message)
+        assert "leave autocast off" in str(ours[0].message)
+
+
+@pytest.mark.filterwarnings("ignore::qaaudit.errors.QAAuditWarning")
 def test_bf16_autocast_stays_close(tiny_checkpoint):
     qa = load_model(tiny_checkpoint("bert"), device="cpu")
     inputs, keep = _inputs(qa)
