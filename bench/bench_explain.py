@@ -11,7 +11,7 @@ inside each repeat so that load from other processes spreads over all of them). 
    non-special token -> [PAD] (the notebook's; qaaudit's ``baseline="pad"``);
 2. qaaudit, 50 Gauss-Legendre steps (``integrated_gradients(n_steps=50)``);
 3. qaaudit with a completeness target (|delta| <= 5% of |F(x)-F(b)| and <= 0.05, nested Clenshaw-Curtis);
-4. 3 under bf16 autocast, with its attribution error against 3 in fp32;
+4. 3 under bf16 autocast, with its attribution error against 3 in fp32 (``--bf16 auto``: only on a CPU with native bf16);
 5. the floor: steps used x (one forward + two backward passes over a batch of interpolated
    embeddings, nothing else), measured per step at the engine's chunk size;
 6. ``pytest audits/`` uncached (``--qaaudit-clear-cache``) and then cached.
@@ -329,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-suite", action="store_true")
     ap.add_argument("--suite-only", action="store_true", help="only the demo suite timings (pytest audits/)")
     ap.add_argument("--no-chunks", action="store_true")
+    ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                    help="the bf16 autocast row: auto = only on a CPU with native bf16 (emulated bf16 ran 18x slower)")
     ap.add_argument("--suite-rounds", type=int, default=3, metavar="N",
                     help="alternating uncached -n 0 / -n 2 runs of the demo suite (medians)")
     ap.add_argument("--generated-suite", type=int, default=0, metavar="N",
@@ -348,11 +350,16 @@ def main(argv: list[str] | None = None) -> int:
     from qaaudit.attribute import DEFAULT_TOKEN_BUDGET
 
     torch.manual_seed(0)
+    from qaaudit.attribute import _cpu_has_bf16
+
+    bf16 = args.bf16 == "on" or (args.bf16 == "auto" and _cpu_has_bf16())
     info = machine()
     print(f"date {info['date']} | cpu {info['cpu']} | cores {info['cores']} | torch {info['torch']} | "
           f"transformers {info['transformers']} | captum {info['captum']} | threads {info['threads']} | "
           f"load average at start {info['load']} | repeats {args.repeats} (medians) | cases {args.cases}",
           flush=True)
+    if not bf16:
+        print(f"(bf16 rows left out: --bf16 {args.bf16}; native bf16 on this CPU: {_cpu_has_bf16()})", flush=True)
     rows: list[dict[str, Any]] = []
 
     def emit(new: list[dict[str, Any]]) -> None:
@@ -368,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         qa = qaaudit.load_model(demo, device="cpu")
         examples = generate("test", args.cases, seed=5)
         cases = tokenizer_cases(qa, [(e.question, e.context) for e in examples])
-        emit(run_condition(qa, cases, "demo model (trained)", repeats=args.repeats))
+        emit(run_condition(qa, cases, "demo model (trained)", repeats=args.repeats, bf16=bf16))
     else:
         print(f"(demo model not built at {demo}: its rows are left out)", flush=True)
 
@@ -381,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         label = f"KoELECTRA-small shape, {'random weights' if cond == 'random' else 'sharpened (trained-like)'}"
         for length in lengths[cond]:
             cases = synthetic_cases(qa, length, args.cases, seed=1)
-            emit(run_condition(qa, cases, label, repeats=args.repeats))
+            emit(run_condition(qa, cases, label, repeats=args.repeats, bf16=bf16))
 
     if rows:
         print()
