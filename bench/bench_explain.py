@@ -10,7 +10,7 @@ inside each repeat so that load from other processes spreads over all of them). 
    50 steps (Captum's Gauss-Legendre), forward returning the pinned logit, baseline = every
    non-special token -> [PAD] (the notebook's; qaaudit's ``baseline="pad"``);
 2. qaaudit, 50 Gauss-Legendre steps (``integrated_gradients(n_steps=50)``);
-3. qaaudit with a completeness target (|delta| <= 5% of |F(x)-F(b)| and <= 0.05, nested Clenshaw-Curtis);
+3. qaaudit with a completeness target (|delta| <= 0.05 + 5% of |F(x)-F(b)|): the default adaptive rule, and nested Clenshaw-Curtis (qaaudit-target-cc);
 4. 3 under bf16 autocast, with its attribution error against 3 in fp32 (``--bf16 auto``: only on a CPU with native bf16);
 5. the floor: steps used x (one forward + two backward passes over a batch of interpolated
    embeddings, nothing else), measured per step at the engine's chunk size;
