@@ -332,6 +332,10 @@ def test_case_page_shows_the_per_token_error_estimate():
     est = replace(expl, settings={"n_steps": 17, "token_error_estimate": {"start": 0.0123, "end": 0.456}})
     html = render_explanation(est, gold=["Kim"])
     assert '<td class="n">0.012</td>' in html and '<td class="n">0.46</td>' in html
+    assert "Σ |panel δ|" in html and html.count('<td class="n">—</td>') >= 2  # no panel errors recorded: dashes
+    panels = replace(expl, settings={"n_steps": 25, "panel_error": {"start": 0.3141, "end": 2.718}})
+    html = render_explanation(panels, gold=["Kim"])
+    assert '<td class="n">0.3141</td>' in html and '<td class="n">2.718</td>' in html
 
 
 def test_layer_and_sub_embedding_layouts_are_recognised():

@@ -102,7 +102,8 @@ def target_view(expl: Explanation, t: TargetAttribution, gold_tokens: Sequence[i
         "delta": t.delta, "abs_delta": t.abs_delta,
         "rel_delta": t.rel_delta if math.isfinite(t.rel_delta) else None,
         "f_input": t.f_input, "f_baseline": t.f_baseline, "n_steps": t.n_steps, "logit": t.logit,
-        "token_error": _token_error(expl.settings, t.position),
+        "token_error": _recorded(expl.settings, "token_error_estimate", t.position),
+        "panel_error": _recorded(expl.settings, "panel_error", t.position),
         "words": [{"text": w.text, "segment": w.segment, "score": w.score, "color": heatmap.color(w.score)}
                   for w in t.words],
         "top": [{"rank": r + 1, "index": i, "token": heatmap.display_token(expl.tokens[i]),
@@ -112,9 +113,9 @@ def target_view(expl: Explanation, t: TargetAttribution, gold_tokens: Sequence[i
     }
 
 
-def _token_error(settings: Mapping[str, Any], position: str) -> float | None:
-    """The refinement's per-token error estimate (relative L2), when the rule recorded one."""
-    est = settings.get("token_error_estimate")
+def _recorded(settings: Mapping[str, Any], name: str, position: str) -> float | None:
+    """A per-target number the refinement recorded (``token_error_estimate``, ``panel_error``), or None."""
+    est = settings.get(name)
     value = est.get(position) if isinstance(est, Mapping) else None
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
