@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from qaaudit import __version__, gate
 from qaaudit.errors import InvalidArgument
@@ -57,6 +57,22 @@ def _sig(x: Any, digits: int = 4) -> str:
     return _num(x)
 
 
+def _token_marks(cells: Sequence[Mapping[str, Any]], main: bool = False) -> Markup:
+    """A heatmap's ``<div class="wi">`` of one ``<mark>`` per token, every text escaped.
+
+    The same HTML as a template loop would write, built in Python: it runs for every token of every heatmap
+    of every page, and jinja's per-token attribute lookups and filters made it most of a report's render time.
+    """
+    out = [f'<div class="wi{" heatmap-main" if main else ""}" data-tokens="{len(cells)}">']
+    for c in cells:
+        cls = "tok" + (" sp" if c["segment"] == "special" else "") + (f" {escape(c['mark'])}" if c["mark"] else "")
+        out.append(f'<mark class="{cls}" data-i="{c["index"]}" style="background-color: {escape(c["color"])}" '
+                   f'title="#{c["index"]} {escape(c["segment"])}: {escape(_num(c["score"], 4))}">'
+                   f'{escape(c["text"])}</mark> ')
+    out.append("</div>")
+    return Markup("".join(out))
+
+
 def _env() -> jinja2.Environment:
     # Autoescape on for every template, whatever its name: all text in a report is untrusted.
     env = jinja2.Environment(loader=jinja2.PackageLoader("qaaudit.report", "templates"), autoescape=True,
@@ -64,6 +80,7 @@ def _env() -> jinja2.Environment:
                              keep_trailing_newline=True)
     env.filters["num"] = _num
     env.filters["sig"] = _sig
+    env.filters["token_marks"] = _token_marks
     return env
 
 
