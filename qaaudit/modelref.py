@@ -8,7 +8,6 @@ and calls :meth:`ModelRef.load` only on a cache miss.
 """
 from __future__ import annotations
 
-import gc
 import glob
 import hashlib
 import json
@@ -17,25 +16,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from qaaudit.heap import settle_heap
+
 __all__ = ["ModelRef", "checkpoint_fingerprint"]
 
 _CHUNK = 1 << 20
-_HEAP_SETTLED = False
-
-
-def _settle_heap() -> None:
-    """Move everything alive after the first model load into the collector's permanent generation.
-
-    torch and transformers leave ~350k tracked objects (modules, functions, the model) that live as long as
-    the process, yet every full collection walks them again: on the demo suite 9 full collections and the
-    exit's final ones cost 3-4 s per pytest process (xdist workers included) on this project's 2-core
-    machine. Frozen once, they are skipped; objects made later are collected as usual. Once per process,
-    so a pytester run in-process freezes the outer process's heap at most once.
-    """
-    global _HEAP_SETTLED
-    if not _HEAP_SETTLED:
-        _HEAP_SETTLED = True
-        gc.freeze()
 
 
 def _version(dist: str) -> str:
@@ -149,7 +134,7 @@ class ModelRef:
             if self._before_load is not None:
                 self._before_load()
             qa = load_model(self.path, device=self._device_request, trust_remote_code=self._trust)
-            _settle_heap()
+            settle_heap("model")  # torch, transformers and the model live as long as the process
             identity = {"weights_hash": qa.weights_hash, "tokenizer_hash": qa.tokenizer_hash,
                         "device": str(qa.device), "describe": qa.describe()}
             self._qa, self._identity = qa, identity  # a fresh load is the truth, index or not

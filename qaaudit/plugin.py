@@ -125,6 +125,10 @@ class _RunHooks:
         """Tell the session which cases will run (it may explain them in batches); a predictions file must
         answer every collected case: say how many do not, before anything runs."""
         planned = [(item.audit, item.case) for item in session.items if type(item).__name__ == "CaseItem"]
+        if planned:  # an audit run: what collection built lives until the end (see qaaudit.heap)
+            from qaaudit.heap import settle_heap
+
+            settle_heap("collection")
         path = self.config.getoption("qaaudit_predictions")
         if planned and not path:
             get_session(self.config).plan(planned)
