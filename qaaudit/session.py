@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -345,19 +345,46 @@ class AuditSession:
         predictor = ModelPredictor(self, qa, settings)
         original = self.explanation(qa, case.question, case.context, settings,
                                     attributions=check.property == "attribution_stability")
-        result = run_check(check, case, predictor, original=original,
-                           settings=robustness_settings(max_examples=max_examples or check.examples))
-        if result.n_examples == 0:
-            verdict = Verdict("robustness", result.metric, None, None, result.threshold, ">=",
+        cfg = robustness_settings(max_examples=max_examples or check.examples)
+        key = self._robustness_key(qa, case, check, cfg, settings)
+        result = self._lookup(key) if key is not None else None
+        if result is None:
+            result = run_check(check, case, predictor, original=original, settings=cfg).to_dict()
+            if key is not None:
+                self._store(key, result)
+        if result["n_examples"] == 0:
+            verdict = Verdict("robustness", result["metric"], None, None, result["threshold"], ">=",
                               "no generated variant differed from the original", check.line)
         else:
-            verdict = Verdict("robustness", f"{result.metric}[{check.name}]", bool(result.passed), result.worst,
-                              result.threshold, ">=",
-                              f"{result.failures} of {result.n_examples} variants failed; worst shown", check.line)
+            verdict = Verdict("robustness", f"{result['metric']}[{check.name}]", bool(result["passed"]),
+                              result["worst"], result["threshold"], ">=",
+                              f"{result['failures']} of {result['n_examples']} variants failed; worst shown",
+                              check.line)
         verdicts = (verdict,)
-        rob = dict(result.to_dict(), check=check.name)
+        rob = dict(result, check=check.name)
         return CaseOutcome(verdicts=verdicts, explanation=None, prediction=original.answer, model_name=name,
                            robustness=rob)
+
+    def _robustness_key(self, ref: Any, case: Any, check: Any, cfg: Any, settings: Mapping[str, Any]) -> str | None:
+        """The cache key of a CI-profile check's outcome; None for the local profile.
+
+        Derandomized and seeded by the check itself, a CI-profile check is a function of its inputs, so a rerun
+        can skip hypothesis's drawing and shrinking as it skips the model (a third of a cached demo-suite run).
+        The local profile draws fresh variants on purpose and is never cached.
+        """
+        if not cfg.derandomize:
+            return None
+        import hypothesis
+
+        from qaaudit.robustness import SEED_ENV
+
+        # what decides the outcome: not the line, nor whether the check is expected to fail
+        spec = ({f.name: getattr(check, f.name) for f in fields(check) if f.name not in ("line", "xfail", "skip")}
+                if is_dataclass(check) else repr(check))
+        return self.key_of(ref, "robustness", case.question, case.context,
+                           dict(settings, check=spec, answers=getattr(case, "answers", None),
+                                max_examples=cfg.max_examples, seed=os.environ.get(SEED_ENV),
+                                hypothesis=hypothesis.__version__))
 
     def _run_from_predictions(self, case: Any, settings: Mapping[str, Any]) -> CaseOutcome:
         from qaaudit.expect import evaluate_case

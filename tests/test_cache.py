@@ -99,3 +99,42 @@ def test_without_the_cache_a_session_still_reuses_what_it_computed(tiny_checkpoi
     answer = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=False)
     assert first == again and answer.answer == first.answer and len(calls) == 1
     assert not (tmp_path / "cache").exists() and session.cache.hits == 0
+
+
+ROBUST_AUDIT = """\
+cases:
+  - id: eiffel
+    question: When was the Eiffel Tower completed?
+    context: The Eiffel Tower was completed in 1889 in Paris.
+    answer: "1889"
+    robustness:
+      - {perturbation: whitespace, property: invariance, examples: 3, f1: 0.0}
+"""
+
+
+def test_ci_profile_robustness_outcomes_are_cached_and_local_ones_are_not(tiny_checkpoint, tmp_path, monkeypatch):
+    """Derandomized, a CI-profile check is a function of its inputs: a rerun skips hypothesis; a changed check or
+    the local profile (fresh variants on purpose) runs it."""
+    import qaaudit.robustness as robustness
+    from qaaudit.session import AuditSession, SessionOptions
+    from qaaudit.spec import parse_audit
+
+    audit = parse_audit(f"model: {tiny_checkpoint('bert')}\n" + ROBUST_AUDIT, tmp_path / "a.audit.yaml")
+    case = audit.cases[0]
+    check = case.robustness[0]
+    options = SessionOptions(cache_dir=tmp_path / "cache", device="cpu")
+    monkeypatch.setenv("CI", "true")
+    first = AuditSession(options, tmp_path).run_robustness(case, audit, check)
+    assert first.robustness["n_examples"] >= 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("run_check was called")
+
+    monkeypatch.setattr(robustness, "run_check", refuse)
+    again = AuditSession(options, tmp_path).run_robustness(case, audit, check)  # a new process, the same cache
+    assert again.robustness == first.robustness and again.verdicts == first.verdicts
+    with pytest.raises(AssertionError, match="run_check was called"):  # more examples: another outcome
+        AuditSession(options, tmp_path).run_robustness(case, audit, check, max_examples=5)
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(AssertionError, match="run_check was called"):
+        AuditSession(options, tmp_path).run_robustness(case, audit, check)
