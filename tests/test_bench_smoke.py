@@ -25,6 +25,7 @@ def bench():
         sys.path.remove(str(BENCH))
 
 
+@pytest.mark.filterwarnings("ignore::qaaudit.errors.QAAuditWarning")  # the bf16 row, on a CPU that emulates bf16
 def test_rows_of_one_condition(bench, tiny_checkpoint):
     qa = load_model(tiny_checkpoint("electra"), device="cpu")
     pairs = [("로제는 어디에서 태어났습니까?", "로제는 뉴질랜드에서 태어났다. Rose was born in New Zealand."),
