@@ -566,7 +566,8 @@ def _batched_nodes(qa: Any, states: list, requests: Mapping[int, np.ndarray], bu
 # A round bisects the worst panels until they hold this share of the estimated error. With the per-panel
 # completeness check (bench/README.md, 2026-12-02; 24 demo questions), 0.5 took 25.8 nodes per case against 29.0
 # for 0.8, attribution errors against a 128-node reference median 4.6% / worst 13.0% against 3.5% / 13.0%, and
-# 0.34 of the notebook's time on 8 cases against 0.44 (the delta-only rule at 0.8 took 0.34, worst error 36.4%).
+# 0.34 of the notebook's time on 8 cases against 0.44 (0.36 in the 3-repeat table; the delta-only rule at 0.8 took
+# 0.34 in the same 2-repeat setting, worst error 36.4%).
 _SPLIT_SHARE = 0.5
 _BOOLE = np.array([7.0, 32.0, 12.0, 32.0, 7.0]) / 90.0  # Boole's rule on a panel of width 1 (5 points)
 
