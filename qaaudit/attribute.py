@@ -263,8 +263,12 @@ def _cpu_has_bf16() -> bool:
         return False
 
 
+def _full_precision(autocast: str | None) -> bool:
+    return autocast in (None, "none", "fp32", False)
+
+
 def _autocast(device: torch.device, autocast: str | None):
-    if autocast in (None, "none", "fp32", False):
+    if _full_precision(autocast):
         return contextlib.nullcontext()
     dtypes = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
     if autocast not in dtypes:
@@ -594,7 +598,7 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
     index: dict[float, int] = {}
     tokens: dict[str, np.ndarray] = {p: np.zeros((0, seq_len)) for p in POSITIONS}
     logits: dict[str, np.ndarray] = {p: np.zeros(0) for p in POSITIONS}
-    exact = [autocast in (None, "none", "fp32", False)]  # node logits fit for panel differences
+    exact = _full_precision(autocast)  # node logits fit for panel differences
 
     def points(a: float, b: float) -> list[float]:
         return [a + (b - a) * j / 4 for j in range(5)]  # dyadic: exact as floats, so usable as keys
@@ -615,12 +619,13 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
         return abs((b - a) * float(_BOOLE @ f) - float(logits[p][index[b]] - logits[p][index[a]]))
 
     def add(todo: list[float], new: Mapping[str, Any]) -> None:
+        nonlocal exact
         for x in todo:
             index[x] = len(index)
-        exact[0] = exact[0] and "logits" in new
+        exact = exact and "logits" in new
         for p in POSITIONS:
             tokens[p] = np.concatenate([tokens[p], new[p]])
-            if exact[0]:
+            if exact:
                 logits[p] = np.concatenate([logits[p], new["logits"][p]])
 
     n0 = max(1, -(-(target.first_steps - 1) // 4))  # panels of the first round: 4 -> 17 nodes
@@ -638,7 +643,7 @@ def _adaptive_panels(result, target: CompletenessTarget, seq_len: int, baseline:
         history.append((len(index), abs(res["start"].delta), abs(res["end"].delta)))
         # tolerances floored: a zero target must still rank panels
         tol = {p: max(target.tolerance(res[p].f_input - res[p].f_baseline), 1e-12) for p in POSITIONS}
-        checks = {p: [completeness_error(p, a, b) for a, b in panels] for p in POSITIONS} if exact[0] else None
+        checks = {p: [completeness_error(p, a, b) for a, b in panels] for p in POSITIONS} if exact else None
         converged = all(target.holds(res[p].delta, res[p].f_input - res[p].f_baseline)
                         and (checks is None or sum(checks[p]) - abs(res[p].delta) <= tol[p]) for p in POSITIONS)
         room = (target.max_steps - len(index)) // 4

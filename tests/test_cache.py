@@ -101,17 +101,6 @@ def test_without_the_cache_a_session_still_reuses_what_it_computed(tiny_checkpoi
     assert not (tmp_path / "cache").exists() and session.cache.hits == 0
 
 
-ROBUST_AUDIT = """\
-cases:
-  - id: eiffel
-    question: When was the Eiffel Tower completed?
-    context: The Eiffel Tower was completed in 1889 in Paris.
-    answer: "1889"
-    robustness:
-      - {perturbation: whitespace, property: invariance, examples: 3, f1: 0.0}
-"""
-
-
 def test_ci_profile_robustness_outcomes_are_cached_and_local_ones_are_not(tiny_checkpoint, tmp_path, monkeypatch):
     """Derandomized, a CI-profile check is a function of its inputs: a rerun skips hypothesis; a changed check or
     the local profile (fresh variants on purpose) runs it."""
@@ -119,7 +108,9 @@ def test_ci_profile_robustness_outcomes_are_cached_and_local_ones_are_not(tiny_c
     from qaaudit.session import AuditSession, SessionOptions
     from qaaudit.spec import parse_audit
 
-    audit = parse_audit(f"model: {tiny_checkpoint('bert')}\n" + ROBUST_AUDIT, tmp_path / "a.audit.yaml")
+    from test_plugin import good_yaml  # its first case has a whitespace check of 3 examples
+
+    audit = parse_audit(good_yaml(tiny_checkpoint("bert")), tmp_path / "a.audit.yaml")
     case = audit.cases[0]
     check = case.robustness[0]
     options = SessionOptions(cache_dir=tmp_path / "cache", device="cpu")

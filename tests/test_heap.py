@@ -6,15 +6,10 @@ import subprocess
 import sys
 import textwrap
 
+from test_plugin import good_yaml
+
 pytest_plugins = ["pytester"]
 
-AUDIT = """\
-cases:
-  - id: eiffel
-    question: When was the Eiffel Tower completed?
-    context: The Eiffel Tower was completed in 1889 in Paris.
-    answer: "1889"
-"""
 REPORT_FREEZE = "import gc\ndef pytest_sessionfinish(session):\n    print('FROZEN', gc.get_freeze_count())\n"
 
 
@@ -46,7 +41,7 @@ def _frozen(result) -> int:
 
 def test_collecting_audit_items_freezes_the_heap(pytester):
     pytester.makeconftest(REPORT_FREEZE)
-    pytester.makefile(".audit.yaml", **{"audits/one": AUDIT})
+    pytester.makefile(".audit.yaml", **{"audits/one": good_yaml(None)})  # collected, never run: no model
     result = pytester.runpytest_subprocess("audits", "--collect-only", "-q", "-s", "-p", "no:cacheprovider")
     assert result.ret == 0
     assert _frozen(result) > 10000  # pytest, its plugins and the specs
