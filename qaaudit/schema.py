@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -134,11 +135,19 @@ class Shape:
         return INVALID
 
 
+_NOT_IN_NAMES = re.compile("[\t\n\r\x85\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 @dataclass
 class Text(Shape):
-    """A string. Unquoted YAML numbers, booleans and dates are taken as the text written."""
+    """A string. Unquoted YAML numbers, booleans and dates are taken as the text written.
+
+    ``single_line``: a name that becomes part of a node id or a file name, and reaches the terminal:
+    no line breaks, tabs or bidirectional controls (which would reorder what the terminal shows).
+    """
 
     nonempty: bool = True
+    single_line: bool = False
     label = "text"
 
     def accepts(self, value: Any) -> bool:
@@ -152,6 +161,16 @@ class Text(Shape):
         if self.nonempty and not value.strip():
             problems.add(f"{where} must be non-empty text, got {value!r}", mark, "write some text here")
             return INVALID
+        if self.single_line:
+            bad = _NOT_IN_NAMES.search(value)
+            if bad is not None:
+                problems.add(f"{where} {value!r} holds U+{ord(bad.group()):04X}; a name must be one line of "
+                             f"visible text", mark, "remove the line break, tab or direction mark")
+                return INVALID
+            if value != value.strip():
+                problems.add(f"{where} {value!r} starts or ends with white space", mark,
+                             f"write {value.strip()!r}")
+                return INVALID
         return value
 
     def json(self) -> dict[str, Any]:
@@ -470,7 +489,7 @@ ROBUSTNESS = Record({
     "perturbation": Field(AnyOf([Choice(perturbation_names), ListOf(Choice(perturbation_names), 1)]),
                           "one perturbation or a list applied together", required=True),
     "property": Field(Choice(PROPERTIES), "invariance (default), directional or attribution_stability"),
-    "name": Field(Text(), "name of the check in the node id (default: the perturbations)"),
+    "name": Field(Text(single_line=True), "name of the check in the node id (default: the perturbations)"),
     "examples": Field(COUNT, "how many perturbed examples hypothesis tries"),
     "f1": Field(FRACTION, "invariance: F1 >= this (default: exact match)"),
     "exact_match": Field(Boolean(), "invariance: exact match required"),
@@ -518,7 +537,7 @@ DEFAULTS = Record({
 }, what="attribution, expect, robustness, max_answer_len, ...")
 
 CASE = Record({
-    "id": Field(Text(), "unique name of the case (the pytest node id)", required=True),
+    "id": Field(Text(single_line=True), "unique name of the case (the pytest node id)", required=True),
     "question": Field(Text(), required=True),
     "context": Field(Text(), required=True),
     "answer": Field(ANSWER, "the gold answer: text, or {text, start}"),
@@ -535,7 +554,7 @@ CASE = Record({
 }, what="id, question, context, answer, expect, ...", doc="one audited question")
 
 AUDIT = Record({
-    "model": Field(Text(), "path or hub id (the command line's --qaaudit-model wins)"),
+    "model": Field(Text(single_line=True), "path or hub id (the command line's --qaaudit-model wins)"),
     "normalization": Field(NORMALIZATION, "auto (default): KorQuAD's for Hangul, else SQuAD's"),
     "defaults": Field(DEFAULTS, "settings and thresholds for every case"),
     "cases": Field(ListOf(CASE, 1), required=True),

@@ -226,6 +226,7 @@ class Defaults:
     align_to_words: bool | str = "auto"
     expect: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     robustness: tuple[RobustnessSpec, ...] = ()
+    expect_off: frozenset = frozenset()   # families a file turned off with `family: false`
 
 
 @dataclass(frozen=True)
@@ -365,8 +366,13 @@ class _Builder:
 
     def defaults(self, raw: YMap) -> Defaults:
         expect = {}
+        off = set()
         for family, value in raw.get("expect", {}).items():
-            expect[family] = _layer(BUILTIN_THRESHOLDS.get(family, {}), value, family)
+            if value is False:   # e.g. `prediction: false`: no case gets it unless it asks
+                off.add(family)
+                continue
+            expect[family] = _layer(BUILTIN_THRESHOLDS.get(family, {}), value if isinstance(value, Mapping) else {},
+                                    family)
         robustness = []
         for i, item in enumerate(raw.get("robustness", ())):
             robustness.append(self.robustness_entry(item, raw["robustness"].item_mark(i)))
@@ -376,7 +382,7 @@ class _Builder:
             handle_impossible_answer=raw.get("handle_impossible_answer", False),
             max_seq_len=raw.get("max_seq_len"), doc_stride=raw.get("doc_stride"),
             align_to_words=raw.get("align_to_words", "auto"),
-            expect=expect, robustness=tuple(robustness),
+            expect=expect, robustness=tuple(robustness), expect_off=frozenset(off),
         )
 
     def attribution(self, base: AttributionSettings, raw: YMap | None) -> AttributionSettings:
@@ -391,6 +397,10 @@ class _Builder:
              file_normalization: str) -> Case | None:
         context, question = raw["context"], raw["question"]
         where = f"case {raw['id']!r}"
+        known_problems = len(self.problems.errors)
+        if "::" in raw["id"]:
+            self.add(f"case id {raw['id']!r} holds '::', which separates the parts of a pytest node id",
+                     raw.value_mark("id"), f"write it as {raw['id'].replace('::', '-')!r}")
         answers = self.answers(raw, context, where)
         unanswerable = raw.get("unanswerable", False)
         if unanswerable and answers:
@@ -411,13 +421,19 @@ class _Builder:
         if handle is None:  # the null answer must be allowed to win where the case expects it
             handle = True if unanswerable or any(e.family == "unanswerable" for e in expectations) \
                 else defaults.handle_impossible_answer
+        robustness = self.case_robustness(raw, defaults, question, context, answers, where)
+        if not expectations and not robustness and len(self.problems.errors) == known_problems:
+            # a case that checks nothing would pass whatever the model does
+            self.add(f"{where} checks nothing: it has no expectation and no robustness check", raw.mark,
+                     "remove `prediction: false` (here or in defaults.expect), or add an expectation such as "
+                     "`expect: {prediction: {f1: 0.8}}`")
         return Case(
             id=raw["id"], line=mark.line, question=question, context=context, answers=answers,
             unanswerable=unanswerable, tags=self.tags(raw),
             xfail=raw.get("xfail"), skip=raw.get("skip"),
             normalization=raw.get("normalization", file_normalization),
             expectations=expectations,
-            robustness=self.case_robustness(raw, defaults, question, context, answers, where),
+            robustness=robustness,
             attribution=self.attribution(defaults.attribution, raw.get("attribution")),
             max_answer_len=raw.get("max_answer_len", defaults.max_answer_len),
             handle_impossible_answer=handle, max_seq_len=max_seq_len, doc_stride=doc_stride,
@@ -494,7 +510,7 @@ class _Builder:
                      expect.key_mark("prediction"), "use `expect: {unanswerable: true}` instead")
         elif unanswerable:  # `unanswerable: true` alone means: expect the null answer
             out.append(UnanswerableExpectation(raw.key_mark("unanswerable").line))
-        if answers and prediction is not False:
+        if answers and prediction is not False and not (prediction is None and "prediction" in defaults.expect_off):
             key = "prediction" if prediction is not None else ("answer" if "answer" in raw else "answers")
             line = expect.key_mark(key).line if prediction is not None else raw.key_mark(key).line
             settings = self.merged("prediction", prediction, defaults)

@@ -63,8 +63,9 @@ def test_empty_file(text: str) -> None:
 def test_invalid_yaml_points_at_the_problem() -> None:
     err = _error("cases:\n  - id: a\n    question: [unclosed\n")
     assert err.message.startswith("invalid YAML")
-    assert err.line == 4 and err.col is not None
-    assert str(err).startswith("f.audit.yaml:4:")
+    # the end of the file is where the parser noticed; the bracket left open is what to fix
+    assert (err.line, err.col) == (3, 15)
+    assert str(err).startswith("f.audit.yaml:3:15:")
 
 
 def test_tab_indentation_hint() -> None:
@@ -103,3 +104,74 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="not UTF-8") as info:
         load_yaml(bad)
     assert info.value.line == 2
+
+
+# --- hostile input: every one a SpecError at a position, quickly -----------------------------------
+
+def _bomb(levels: int, width: int = 9) -> str:
+    lines = [f'a0: &a0 [{", ".join(["lol"] * width)}]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + f"\ncases: *a{levels - 1}\n"
+
+
+@pytest.mark.parametrize("levels", [6, 9, 30])
+def test_alias_bombs_stop_at_the_alias(levels: int) -> None:
+    err = _error(_bomb(levels))
+    assert "aliases expand" in err.message and err.line is not None and err.col is not None
+
+
+def test_ordinary_aliases_and_merges_are_fine() -> None:
+    cases = "\n".join(f"  - {{<<: *case, id: c{i}}}" for i in range(3000))
+    data = load_yaml_text("base: &case {question: q, context: some text, answer: text}\ncases:\n" + cases + "\n")
+    assert len(data["cases"]) == 3000 and data["cases"][2999]["answer"] == "text"
+
+
+@pytest.mark.parametrize("text", ["cases: " + "[" * 1500 + "]" * 1500 + "\n",
+                                  "cases: " + "{a: " * 200 + "1" + "}" * 200 + "\n",
+                                  "".join("  " * i + f"k{i}:\n" for i in range(300)) + "  " * 300 + "v\n"])
+def test_deep_nesting_is_an_error_not_a_recursion_error(text: str) -> None:
+    err = _error(text)
+    assert err.line is not None and ("levels deep" in err.message or "nesting" in err.message)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\ufffe"])
+def test_raw_control_characters_are_located(char: str) -> None:
+    err = _error(f"cases:\n  - id: 한국어{char}x\n")
+    assert (err.line, err.col) == (2, 12) and f"U+{ord(char):04X}" in err.message
+
+
+@pytest.mark.parametrize("escape", ["\\x00", "\\a", "\\e", "\\x7f", "\\x9b", "\\ud800", "\\udfff", "\\ud83d\\ude00"])
+def test_escaped_control_characters_and_surrogates_are_located(escape: str) -> None:
+    err = _error(f'cases:\n  - id: "a{escape}b"\n')
+    assert err.line == 2 and err.col is not None
+
+
+def test_valid_escapes_still_work() -> None:
+    data = load_yaml_text('a: "tab\\there, \\u00e9, \\U0001F600, line\\nbreak"\n')
+    assert data["a"] == "tab\there, é, \U0001F600, line\nbreak"
+
+
+@pytest.mark.parametrize("text", ["a: !!python/object:os.system x\n", "a: !!binary aGk=\n", "a: !!set {x}\n",
+                                  "a: !custom x\n"])
+def test_unsupported_tags(text: str) -> None:
+    err = _error(text)
+    assert "tag" in err.message and err.line == 1
+
+
+def test_an_undefined_alias() -> None:
+    err = _error("a: *nope\n")
+    assert "*nope" in err.message and (err.line, err.col) == (1, 4)
+
+
+def test_data_reprs_stay_short() -> None:
+    """pytest and debuggers repr values; a shared tree must never be expanded into text."""
+    data = load_yaml_text("x: &x [1, 2, 3]\ny: [*x, *x, *x]\n")
+    assert repr(data).startswith("<YMap") and repr(data["y"]).startswith("<YList") and len(repr(data)) < 80
+
+
+def test_yaml_11_typing_is_kept() -> None:
+    data = load_yaml_text("a: 1997\nb: no\nc: 1.5\nd: ~\ne: 2020-01-02\nf: '0x1A'\ng: 0x1A\n")
+    assert data["a"] == 1997 and data["b"] is False and data["c"] == 1.5 and data["d"] is None
+    assert str(data["e"]) == "2020-01-02" and data["f"] == "0x1A" and data["g"] == 26
+    assert data.value_mark("e").raw == "2020-01-02"
