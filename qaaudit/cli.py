@@ -232,6 +232,10 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     overrides = dict(parse_override(s) for s in args.set or ())
     config = load_gate_config(args.rootdir, overrides)
     comparison = compare(run, read_results(args.baseline_results, baseline=True)) if args.baseline_results else None
+    if config is None and comparison is None and not run.complete:
+        from qaaudit.gate import GateConfig
+
+        config = GateConfig()   # no settings, but a run that did not finish never passes
     if config is None and comparison is None:
         raise InvalidArgument(f"no gate settings in {Path(args.rootdir).resolve()} (qaaudit.toml [gate] or "
                            f"pyproject.toml [tool.qaaudit.gate]); add some (`qaaudit init` writes a starter), "

@@ -17,10 +17,26 @@ import pytest
 
 from qaaudit.errors import ExpectationFailed, QAAuditError, SpecError
 
-__all__ = ["AuditFile", "CaseItem", "RobustnessItem", "InvalidAuditItem", "is_audit_file", "DEFAULT_PATTERNS"]
+__all__ = ["AuditFile", "CaseItem", "RobustnessItem", "InvalidAuditItem", "ModelErrorItem", "is_audit_file",
+           "DEFAULT_PATTERNS"]
 
 DEFAULT_PATTERNS = ("*.audit.yaml", "*.audit.yml")
 _MARKER_OK = re.compile(r"^[^\W\d]\w*$")  # an identifier, as `-m` parses it (Unicode letters too: 한국어)
+
+
+_MARKERS = pytest.StashKey[set]()
+
+
+def _internal_error(path: Path, exc: BaseException) -> SpecError:
+    """A SpecError standing for an unexpected exception while reading ``path``, with its traceback as text."""
+    import traceback
+
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-8)
+    tail = "".join(lines)[-4000:]  # the innermost frames, never the data
+    return SpecError(f"qaaudit could not read this file: {type(exc).__name__}: {str(exc)[:300]} (a bug in qaaudit; "
+                     f"please report it with the file)\n{tail}", path=str(path), line=1,
+                     hint="the other audit files still run; until this is fixed, simplify the construct the "
+                          "traceback names")
 
 
 def is_audit_file(path: Path, patterns: list[str]) -> bool:
@@ -86,16 +102,23 @@ class AuditFile(pytest.File):
         try:
             audit = load_audit(self.path)
         except SpecError as exc:
-            yield from self._invalid(exc)
+            yield from self._invalid(exc.with_traceback(None))
+            return
+        except Exception as exc:  # a bug of qaaudit's: this file fails, the others still run
+            yield from self._invalid(_internal_error(self.path, exc))
             return
         missing = _missing_model(audit, self.config)
         if missing is not None:
             yield from self._invalid(missing)
             return
         self.audit = audit
+        registered = self.config.stash.setdefault(_MARKERS, set())
         for case in audit.cases:
             for tag in case.tags:
-                self.config.addinivalue_line("markers", f"{_marker_name(tag)}: qaaudit tag {tag!r}")
+                # once per session: every added line makes pytest re-read the whole list for a new name
+                if tag not in registered:
+                    registered.add(tag)
+                    self.config.addinivalue_line("markers", f"{_marker_name(tag)}: qaaudit tag {tag!r}")
             yield CaseItem.from_parent(self, name=case.id, case=case, audit=audit, nodeid=self._child_id(case.id))
             for check in case.robustness:
                 name = f"{case.id}::robust[{check.name}]"
@@ -204,14 +227,44 @@ class InvalidAuditItem(pytest.Item):
         return self.path, line, loc
 
     def setup(self) -> None:
-        raise self.error
+        raise self.error.with_traceback(None)
 
     def runtest(self) -> None:  # pragma: no cover - setup always raises
-        raise self.error
+        raise self.error.with_traceback(None)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SpecError):
             return _invalid_message(self.config, excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    # pytest renders a setup error through this, not repr_failure: the message alone, never a traceback
+    # (whose frames' arguments would be repr'd, and could be a whole document)
+    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, SpecError):
+            return _invalid_message(self.config, excinfo.value)
+        return super()._repr_failure_py(excinfo, style=style)
+
+
+class ModelErrorItem(pytest.Item):
+    """Stands, in an xdist worker, for every selected item of a model that does not load: one error, not N.
+
+    (Outside xdist the same problem is a usage error before anything runs; a worker cannot raise one.)
+    """
+
+    def __init__(self, *, message: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.message = message
+        self.outcome_data = None
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, "qaaudit: the model could not be loaded"
+
+    def runtest(self) -> None:
+        raise QAAuditError(self.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, QAAuditError):
+            return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
 

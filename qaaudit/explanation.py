@@ -23,7 +23,7 @@ class Answer:
     text: str
     start: int
     end: int
-    score: float
+    score: float | None    # None: unknown (a predictions file without scores)
     token_start: int | None = None  # index inside ``window``
     token_end: int | None = None
     window: int | None = None

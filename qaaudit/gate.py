@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
 from qaaudit.errors import BaselineError, GateConfigError, InvalidArgument, QAAuditError
-from qaaudit.results import SCHEMA_VERSION, CaseResult, RunResult
+from qaaudit.results import READABLE_SCHEMAS, SCHEMA_VERSION, CaseResult, RunResult
 
 __all__ = [
     "GATE_FILE",
@@ -472,9 +472,10 @@ def read_results(path: str | os.PathLike, *, baseline: bool = False) -> RunResul
         raise error(f"{what} {str(p)!r} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); {remedy}") from None
     if not isinstance(data, dict) or "cases" not in data:
         raise error(f"{what} {str(p)!r} is not a qaaudit results.json (no 'cases' list at the top level); {remedy}")
-    if data.get("schema") != SCHEMA_VERSION:
-        raise error(f"{what} {str(p)!r} has schema {data.get('schema')!r}, this qaaudit reads {SCHEMA_VERSION!r}; "
-                    f"run the audits again with this version to get a comparable file")
+    if data.get("schema") not in READABLE_SCHEMAS:
+        raise error(f"{what} {str(p)!r} has schema {data.get('schema')!r}, this qaaudit reads "
+                    f"{', '.join(map(repr, READABLE_SCHEMAS))}; run the audits again with this version to get a "
+                    f"comparable file")
     try:
         return RunResult.from_dict(data)
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
@@ -495,9 +496,12 @@ class GateCheck:
     detail: str = ""
 
     def reason(self) -> str:
+        if self.name == "run_complete":
+            return f"the run did not finish, so it cannot pass: {self.detail}"
         if self.measured is None:
             return f"{self.name}: nothing to measure ({self.detail})"
-        return f"{self.name} = {_fmt(self.measured)}, required {self.op} {_fmt(self.threshold)}" + (
+        measured, threshold = _fmt_pair(self.measured, self.threshold, self.op)
+        return f"{self.name} = {measured}, required {self.op} {threshold}" + (
             f" ({self.detail})" if self.detail else "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -526,6 +530,18 @@ class GateVerdict:
 
 def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _fmt_pair(measured: Any, threshold: Any, op: str) -> tuple[str, str]:
+    """Both numbers with as many digits as it takes for the verdict to be visible in them:
+    0.92196 against 0.922 shows as ``0.92196 >= 0.922``, never ``0.922 >= 0.922 ... FAILED``."""
+    if not (isinstance(measured, float) and isinstance(threshold, (int, float))):
+        return _fmt(measured), _fmt(threshold)
+    for digits in range(4, 18):
+        a, b = f"{measured:.{digits}g}", f"{float(threshold):.{digits}g}"
+        if float(a) != float(b) or measured == threshold:
+            return a, b
+    return repr(measured), repr(float(threshold))
 
 
 def _pass_rate(cases: Iterable[CaseResult]) -> tuple[float | None, dict[str, int]]:
@@ -567,6 +583,13 @@ def evaluate_gate(run: RunResult, config: GateConfig | None, comparison: Compari
         else:
             checks.append(GateCheck(name, rate, ">=", threshold, rate >= threshold, _rate_detail(n)))
 
+    # The one check no setting turns off: a run that did not finish has not checked what it was asked to.
+    status = getattr(run, "status", "complete")
+    if status != "complete":
+        detail = getattr(run, "status_detail", "") or (
+            "written by a qaaudit that did not record whether the run finished; run the audits again"
+            if status == "unknown" else "")
+        checks.append(GateCheck("run_complete", None, "is", 1.0, False, f"run {status}: {detail}".rstrip(": ")))
     overall, _ = _pass_rate(run.cases)
     numbers["pass_rate"] = overall
     if config.min_pass_rate is not None:
@@ -643,13 +666,18 @@ def render_gate(verdict: GateVerdict) -> str:
         lines.append("  checks:")
         width = max(len(c.name) for c in verdict.checks)
         for c in verdict.checks:
-            measured = "n/a" if c.measured is None else _fmt(c.measured)
+            measured, threshold = _fmt_pair(c.measured, c.threshold, c.op)
+            if c.name == "run_complete":
+                measured, threshold = "no", "yes"
+            elif c.measured is None:
+                measured = "n/a"
             state = "ok" if c.passed else "FAILED"
             tail = f"  {c.detail}" if c.detail and c.passed else ""
-            lines.append(f"    {c.name:<{width}}  {measured:>8} {c.op} {_fmt(c.threshold):<8} {state}{tail}")
+            lines.append(f"    {c.name:<{width}}  {measured:>8} {c.op} {threshold:<8} {state}{tail}")
     else:
         lines.append("  no gate settings configured: nothing checked")
-    counts = ", ".join(f"{n.get(k, 0)} {k}" for k in ("passed", "failed", "error", "xfailed", "xpassed", "skipped"))
+    counts = ", ".join(f"{n.get(k, 0)} {k}" for k in ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
+                       + (("not_run",) if n.get("not_run") else ()))
     lines.append(f"  items: {n.get('total', 0)} ({counts})")
     extras = []
     for key, label in (("pass_rate", "pass rate"), ("mean_em", "mean EM"), ("mean_f1", "mean F1"),

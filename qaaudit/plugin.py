@@ -38,6 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="compare with an earlier run's results.json instead of loading a baseline model")
     group.addoption("--qaaudit-predictions", dest="qaaudit_predictions", metavar="FILE", default=None,
                     help="audit answers from a predictions file (SQuAD format or JSON lines) instead of a model")
+    group.addoption("--qaaudit-predictions-strict", dest="qaaudit_predictions_strict", action="store_true",
+                    help="with --qaaudit-predictions: a case without a prediction is a usage error (default: it "
+                         "scores 0, as in the official SQuAD script, and is listed in the summary)")
     group.addoption("--qaaudit-examples", dest="qaaudit_examples", metavar="N", type=int, default=None,
                     help="examples per robustness check (overrides the audit files)")
     group.addoption("--qaaudit-autocast", dest="qaaudit_autocast", metavar="DTYPE", default=None,
@@ -92,11 +95,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=cost_rank)  # stable, and the same in every worker (xdist requires equal collections)
 
 
+@pytest.hookimpl(wrapper=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_keep_invalid(session: pytest.Session, config: pytest.Config,
+                                               items: list[pytest.Item]) -> Any:
+    """-k, -m and --deselect never hide an invalid audit file: its error item runs whatever they select."""
+    invalid = [item for item in items if type(item).__name__ == "InvalidAuditItem"]
+    result = yield
+    if invalid:
+        kept = {id(item) for item in items}
+        back = [item for item in invalid if id(item) not in kept]
+        items[:0] = back
+        # pytest counted them as deselected already; they run, so the summary must not say so
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        deselected = getattr(reporter, "stats", {}).get("deselected")
+        if back and isinstance(deselected, list):
+            gone = {id(item) for item in back}
+            deselected[:] = [item for item in deselected if id(item) not in gone]
+    return result
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report = outcome.get_result()
     invalid = type(item).__name__ == "InvalidAuditItem"
+    if type(item).__name__ == "ModelErrorItem":
+        report.qaaudit_model_error = item.message
     if hasattr(item, "case") or invalid:
         from qaaudit.recorder import item_payload
 
@@ -116,34 +140,51 @@ class _RunHooks:
         self.recorder = Recorder(config)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.config.getoption("qaaudit_clear_cache") and not hasattr(self.config, "workerinput"):
+        if hasattr(self.config, "workerinput"):
+            return
+        if self.config.getoption("qaaudit_clear_cache"):
             from qaaudit.session import clear_cache
 
             clear_cache(self.config)
+        from qaaudit.interrupt import catch_signals
 
+        catch_signals(self.config)
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist's worker sends the collected ids
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Tell the session which cases will run (it may explain them in batches); a predictions file must
-        answer every collected case: say how many do not, before anything runs."""
+        """Before anything runs: record the selection, check the models and the predictions file once (a
+        broken model is one usage error, not one failure per case), and tell the session what will run."""
+        self.recorder.plan(session.items)
         planned = [(item.audit, item.case) for item in session.items if type(item).__name__ == "CaseItem"]
-        if planned:  # an audit run: what collection built lives until the end (see qaaudit.heap)
-            from qaaudit.heap import settle_heap
-
-            settle_heap("collection")
-        path = self.config.getoption("qaaudit_predictions")
-        if planned and not path:
-            get_session(self.config).plan(planned)
-        if not path:
+        if not any(hasattr(item, "case") for item in session.items):
             return
-        from qaaudit.errors import QAAuditError
-        from qaaudit.predictions import load_predictions, match_predictions
+        from qaaudit.heap import settle_heap
 
-        ids = [item.case.id for item in session.items if hasattr(item, "case")]
-        try:
-            error = match_predictions(load_predictions(path), ids).error(str(path))
-        except QAAuditError as exc:
-            error = exc
-        if error is not None:
-            raise pytest.UsageError(f"qaaudit: {error}")
+        settle_heap("collection")  # an audit run: what collection built lives until the end (see qaaudit.heap)
+        if self.config.getoption("collectonly", False):
+            return
+        audit_session = get_session(self.config)
+        problems = audit_session.preflight([item for item in session.items if hasattr(item, "case")])
+        if problems:
+            message = "qaaudit: " + "\n".join(problems)
+            self.recorder.abort_reason = message
+            if hasattr(self.config, "workerinput"):
+                # a worker cannot raise a usage error (xdist reports an internal error): its audit items
+                # become one error item, the same in every worker, and the controller exits with 4
+                from qaaudit.collect import ModelErrorItem
+
+                session.items[:] = [item for item in session.items if not hasattr(item, "case")]
+                session.items.insert(0, ModelErrorItem.from_parent(session, name="qaaudit-model-error",
+                                                                   nodeid="qaaudit::model-error", message=message))
+                session.testscollected = len(session.items)
+                return
+            raise pytest.UsageError(message)
+        if planned and not self.config.getoption("qaaudit_predictions"):
+            audit_session.plan(planned)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.recorder.plan_ids(ids)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.recorder.add(report)
@@ -151,9 +192,20 @@ class _RunHooks:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):  # xdist workers send reports; the controller writes
             return
-        status = self.recorder.finish(session, self.config.stash.get(_SESSION, None))
-        if status is not None and exitstatus in (0, 1):
+        status = self.recorder.finish(session, self.config.stash.get(_SESSION, None), int(exitstatus))
+        if status is not None:
             session.exitstatus = status
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        from qaaudit.interrupt import tidy_traceback
+
+        tidy_traceback(excinfo)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        from qaaudit.interrupt import restore_signals
+
+        restore_signals(config)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         self.recorder.summary(terminalreporter)

@@ -4,7 +4,7 @@ Accepted formats (picked from the content, not the name):
 
 - SQuAD's official format, one JSON object ``{"question_id": "answer text", ...}``;
 - JSON lines, one object per line: ``{"id": ..., "answer": ...}`` (or ``"prediction_text"``
-  as Hugging Face's ``squad`` metric writes it), with an optional ``"score"``;
+  as Hugging Face's ``squad`` metric writes it), with an optional ``"score"`` and ``"answer_start"``;
 - a JSON list of such objects.
 
 Scores follow the official evaluation scripts: the mean over all gold
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 _TEXT_KEYS = ("answer", "prediction_text")
-_RECORD_KEYS = frozenset(("id", "score", *_TEXT_KEYS))
+_RECORD_KEYS = frozenset(("id", "score", "answer_start", *_TEXT_KEYS))
 _FORMATS = ('SQuAD\'s {"question_id": "answer text"} object, or JSON lines of '
             '{"id": ..., "answer": ..., "score": ...}')
 
@@ -42,6 +42,7 @@ class PredictedAnswer:
 
     text: str
     score: float | None = None
+    start: int | None = None   # character offset in the context, when the file gives ``answer_start``
 
 
 def _fail(path: Path, where: str, what: str) -> PredictionsFileError:
@@ -55,7 +56,7 @@ def _record(path: Path, where: str, obj: Any) -> tuple[str, PredictedAnswer]:
     unknown = sorted(set(obj) - _RECORD_KEYS)
     if unknown:
         raise _fail(path, where, f"unknown field {unknown[0]!r}; a record has id, answer (or prediction_text) "
-                                 f"and optionally score")
+                                 f"and optionally score and answer_start")
     qid = obj.get("id")
     if isinstance(qid, int) and not isinstance(qid, bool):
         qid = str(qid)
@@ -73,7 +74,11 @@ def _record(path: Path, where: str, obj: Any) -> tuple[str, PredictedAnswer]:
         if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
             raise _fail(path, where, f"the score of {qid!r} must be a finite number or null, got {score!r}")
         score = float(score)
-    return qid, PredictedAnswer(texts[0], score)
+    start = obj.get("answer_start")
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
+        raise _fail(path, where, f"the answer_start of {qid!r} must be a character offset (a whole number >= 0) "
+                                 f"or null, got {start!r}")
+    return qid, PredictedAnswer(texts[0], score, start)
 
 
 def _add(out: dict[str, PredictedAnswer], seen: dict[str, str], path: Path, where: str,

@@ -86,34 +86,68 @@ def _case_result(payload: Mapping[str, Any], side: str, outcome: str, message: s
 
 
 class Recorder:
-    """Collects results during the run; writes the report and decides the gate at the end."""
+    """Collects results during the run; writes the report and decides the gate at the end.
+
+    It knows which audit items were selected (``plan``), so a run that ends early says so: the items that
+    did not finish are recorded as ``not_run``, the run's ``status`` is not ``complete``, and the gate fails.
+    """
 
     def __init__(self, config: Any) -> None:
         self.config = config
         self.started = time.time()
         self.started_iso = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self.payloads: dict[str, tuple[dict[str, Any], str, str, float]] = {}
+        self.planned: dict[str, dict[str, Any] | None] = {}   # node id -> payload without outcome (None: id only)
         self.gate_text: str | None = None
+        self.summary_text: str | None = None
         self.report_path: Path | None = None
-        self.notes: list[str] = []
+        self.notes: list[str] = []       # lines for the terminal
+        self.run_notes: list[str] = []   # what results.json and the report must say too
+        self.write_failed = False
+        self.abort_reason: str | None = None   # a usage error found before any case ran (a model that won't load)
         self.other_failures = 0  # failing tests that are not audit items: the gate never masks them
 
+    # -- what was selected
+    def plan(self, items: Any) -> None:
+        """The selected audit items of this process (the session's items after -k/-m/--deselect)."""
+        for item in items:
+            if hasattr(item, "case") or type(item).__name__ == "InvalidAuditItem":
+                self.planned.setdefault(item.nodeid, item_payload(item))
+
+    def plan_ids(self, nodeids: Any) -> None:
+        """Under xdist the controller learns the selection as node ids from the workers' collections."""
+        from qaaudit.collect import is_audit_file
+
+        patterns = self.config.getini("qaaudit_patterns")
+        for nodeid in nodeids:
+            if is_audit_file(Path(nodeid.split("::", 1)[0]), patterns):
+                self.planned.setdefault(nodeid, None)
+
     def add(self, report: Any) -> None:
+        model_error = getattr(report, "qaaudit_model_error", None)
+        if model_error is not None:  # an xdist worker's stand-in for the items of a model that won't load
+            self.abort_reason = model_error
+            return
         payload = getattr(report, "qaaudit", None)
         if payload is None:
             if report.failed:
                 self.other_failures += 1
             return
+        if report.when == "setup" and report.passed:
+            return  # a passed setup says nothing of the verdict: an item interrupted in its call has only this
         outcome = _outcome_of(report)
         if payload.get("kind") == "invalid":
             outcome = "error"
         message = report.longreprtext if report.failed else ""
         prev = self.payloads.get(payload["nodeid"])
-        # setup/call/teardown each report; keep the most telling one (a call, or a setup error/skip)
+        # call and teardown each report; keep the most telling one (a call, or a setup/teardown error or skip)
         if prev is None or report.when == "call" or outcome in ("error",):
             self.payloads[payload["nodeid"]] = (payload, outcome, message, getattr(report, "duration", 0.0))
 
     # -- building the run records
+    def _not_run(self) -> list[str]:
+        return [nodeid for nodeid in self.planned if nodeid not in self.payloads]
+
     def _run(self, side: str, model_info: Mapping[str, Any], session_info: Mapping[str, Any]) -> RunResult:
         cases = []
         for payload, outcome, message, duration in self.payloads.values():
@@ -124,20 +158,60 @@ class Recorder:
                 outcome = "failed" if failed else "passed"
                 message = ""
             cases.append(_case_result(payload, side if side in payload else "candidate", outcome, message, duration))
+        if side != "baseline":
+            for nodeid in self._not_run():
+                payload = self.planned[nodeid] or _payload_of_id(nodeid)
+                cases.append(_case_result(payload, "candidate", "not_run", "", 0.0))
         return RunResult(cases=tuple(cases), model=dict(model_info), versions=_versions(),
                          device=str(session_info.get("device", "cpu")), started=self.started_iso,
                          duration=time.time() - self.started)
 
-    def finish(self, session: Any, audit_session: Any | None) -> int | None:
-        """Write the report and evaluate the gate; returns the exit status the gate decides, if any."""
-        if not self.payloads:
+    def _status(self, exitstatus: int) -> tuple[str, str]:
+        import pytest
+
+        from qaaudit.interrupt import was_interrupted
+
+        not_run = len(self._not_run())
+        left = f"; {not_run} of {len(self.planned)} selected items did not run" if not_run else ""
+        signal = was_interrupted()
+        if self.abort_reason is not None:
+            return "aborted", self.abort_reason.removeprefix("qaaudit: ") + left
+        if signal is not None:
+            return "interrupted", f"the run was interrupted ({signal})" + left
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return "interrupted", "the run was interrupted" + left
+        if exitstatus in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+            return "aborted", f"pytest ended with exit status {int(exitstatus)}" + left
+        if not_run:
+            why = "it stopped early (-x, --maxfail, pytest.exit or a lost worker)"
+            return "incomplete", f"{not_run} of {len(self.planned)} selected items did not run: {why}"
+        return "complete", ""
+
+    def finish(self, session: Any, audit_session: Any | None, exitstatus: int = 0) -> int | None:
+        """Write the report and evaluate the gate; returns the exit status qaaudit decides, if any."""
+        if not self.payloads and not self.planned and self.abort_reason is None:
             return None
+        if self.config.getoption("collectonly", False):
+            return None
+        from dataclasses import replace
+
         from qaaudit import gate as gate_mod
+        from qaaudit.summary import render_summary, summarize
 
         models = dict(audit_session.models_used) if audit_session is not None else {}
         model_info = _model_info(models, self.payloads, "candidate")
         device = next((m.get("device") for m in models.values()), "cpu")
         run = self._run("candidate", model_info, {"device": device})
+        status, detail = self._status(exitstatus)
+        if audit_session is not None:
+            self.run_notes.extend(getattr(audit_session, "run_notes", ()))
+        run = replace(run, status=status, status_detail=detail, notes=tuple(dict.fromkeys(self.run_notes)))
+        summary = summarize(run)
+        extra = {"summary": summary}
+        if audit_session is not None and getattr(audit_session, "predictions_info", None):
+            extra["predictions"] = dict(audit_session.predictions_info)
+        run = replace(run, extra=extra)
+        self.summary_text = render_summary(summary)
         baseline_run = None
         opt = self.config.getoption
         try:
@@ -154,10 +228,12 @@ class Recorder:
             config = gate_mod.load_gate_config(self.config.rootpath, overrides)
             if config is None and comparison is not None:
                 config = gate_mod.GateConfig()  # a baseline alone gates on regressions
+            if config is None and not run.complete:
+                config = gate_mod.GateConfig()  # nothing configured, but an unfinished run never reads as a pass
             verdict = gate_mod.evaluate_gate(run, config, comparison) if config is not None else None
         except QAAuditError as exc:
             self.notes.append(f"qaaudit gate: ERROR\n  {exc}")
-            return 4 if session.exitstatus == 0 else None
+            return 4 if exitstatus == 0 else None
         if verdict is not None:
             gate_dict = verdict.to_dict()
             if comparison is not None:
@@ -165,39 +241,77 @@ class Recorder:
             run = run.with_gate(gate_dict)
             self.gate_text = gate_mod.render_gate(verdict)
         if comparison is not None:
-            from dataclasses import replace
-
             run = replace(run, baseline={"model": dict(baseline_run.model), **comparison.to_dict()})
         if not opt("qaaudit_no_report"):
-            # like --junitxml: a command-line path is relative to where pytest was invoked,
-            # an ini path to the rootdir
-            if opt("qaaudit_report"):
-                out = self.config.invocation_params.dir / opt("qaaudit_report")
-            else:
-                out = self.config.rootpath / (self.config.getini("qaaudit_report_dir") or "reports")
+            out = report_dir(self.config)
             from qaaudit.report import write_report
 
             try:
                 # the gate's comparison, so the report classifies nothing again; the baseline run for its heatmaps
                 self.report_path = write_report(run, out, comparison=comparison, baseline=baseline_run)
             except (OSError, QAAuditError) as exc:
-                self.notes.append(f"qaaudit report: could not write {out}: {exc}")
+                self.write_failed = True
+                self.notes.append(_write_failure(out, exc))
+        if self.abort_reason is not None:
+            return 4   # a usage error: the model (or predictions file) must be fixed before anything can run
+        if self.write_failed:
+            return 1 if exitstatus in (0, 1, 5) else None
         if verdict is None:
             return None
+        if exitstatus not in (0, 1):
+            return None  # interrupted or aborted: pytest's own status stands (the gate said FAILED above)
         errors = sum(1 for _, outcome, *_ in self.payloads.values() if outcome == "error")
         if verdict.passed and (errors or self.other_failures):
             return 1  # broken audit files and ordinary test failures are not the gate's to forgive
         return verdict.exit_code
 
     def summary(self, terminal: Any) -> None:
-        if not self.payloads:
+        if not self.payloads and not self.planned and self.abort_reason is None:
             return
+        if self.abort_reason is not None:  # pytest (or the error item) shows the reason itself
+            shown = f"qaaudit report: {self.report_path} (says: aborted)" if self.report_path else ""
+            for line in (shown, *self.notes):
+                if line:
+                    terminal.write_line(line)
+            return
+        if self.summary_text:
+            terminal.write_line(self.summary_text)
+        for note in self.run_notes:
+            terminal.write_line(f"qaaudit: {note}")
         if self.report_path is not None:
             terminal.write_line(f"qaaudit report: {self.report_path}")
         for note in self.notes:
             terminal.write_line(note)
         if self.gate_text:
             terminal.write_line(self.gate_text)
+
+
+def report_dir(config: Any) -> Path:
+    """Where the report goes: like --junitxml, a command-line path is relative to where pytest was invoked,
+    an ini path to the rootdir."""
+    if config.getoption("qaaudit_report"):
+        return Path(config.invocation_params.dir) / config.getoption("qaaudit_report")
+    return Path(config.rootpath) / (config.getini("qaaudit_report_dir") or "reports")
+
+
+def _write_failure(out: Path, exc: BaseException) -> str:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    where = getattr(exc, "filename", None) or out
+    stale = out / "results.json"
+    lines = [f"qaaudit report: FAILED: could not write {where}: {reason}",
+             "  this run's verdict was not saved; the exit status says the run failed"]
+    if stale.is_file():
+        lines.append(f"  {stale} is from an earlier run: do not gate on it")
+    lines.append("  make the directory writable, or pass --qaaudit-report=DIR (an empty or new directory)")
+    return "\n".join(lines)
+
+
+def _payload_of_id(nodeid: str) -> dict[str, Any]:
+    """What a node id alone tells of an item that never reported (xdist: the controller saw only its id)."""
+    path, _, rest = nodeid.partition("::")
+    case_id, _, check = rest.partition("::robust[")
+    return {"nodeid": nodeid, "path": path, "line": 1, "case_id": case_id or nodeid,
+            "kind": "robustness" if check else "case", "check_name": check[:-1] if check.endswith("]") else None}
 
 
 def _model_info(models: Mapping[str, Mapping[str, Any]], payloads: Mapping[str, Any], side: str) -> dict[str, Any]:

@@ -27,7 +27,8 @@ def failure_message(case: Any, outcome: Any) -> str:
     gold = " | ".join(repr(a.text) for a in case.answers) if case.answers else "(no answer)"
     if pred is not None:
         shown = "(no answer)" if pred.is_null else repr(pred.text)
-        lines.append(f"  predicted: {shown}  confidence {pred.score:.3f}")
+        confidence = "unknown" if pred.score is None else f"{pred.score:.3f}"
+        lines.append(f"  predicted: {shown}  confidence {confidence}")
     lines.append(f"  gold:      {gold}")
     exp = outcome.explanation
     if exp is not None and exp.has_attributions:

@@ -13,10 +13,18 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["SCHEMA_VERSION", "Verdict", "CaseResult", "RunResult", "write_json_atomic", "write_text_atomic", "OUTCOMES"]
+__all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "Verdict", "CaseResult", "RunResult", "write_json_atomic",
+           "write_text_atomic", "OUTCOMES", "RUN_STATUSES"]
 
-SCHEMA_VERSION = "qaaudit.results/1"
-OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error")
+# /2 records whether the run finished (``status``) and the items that did not run.
+SCHEMA_VERSION = "qaaudit.results/2"
+READABLE_SCHEMAS = ("qaaudit.results/1", SCHEMA_VERSION)
+# "not_run": selected, but the run ended before the item did (interrupted, -x, a crash)
+OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error", "not_run")
+# complete: every selected item ran. interrupted: Ctrl-C or SIGTERM. incomplete: stopped early (-x,
+# --maxfail, pytest.exit, a lost worker). aborted: pytest ended with an internal or usage error.
+# unknown: written by a qaaudit that did not record it (schema /1).
+RUN_STATUSES = ("complete", "interrupted", "incomplete", "aborted", "unknown")
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,14 @@ class RunResult:
     gate: Mapping[str, Any] | None = None
     baseline: Mapping[str, Any] | None = None
     schema: str = SCHEMA_VERSION
+    status: str = "complete"    # one of RUN_STATUSES
+    status_detail: str = ""     # why the run is not complete, in words
+    notes: tuple[str, ...] = ()  # what a reader must know (predictions missing, cache entries replaced, ...)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # further sections (predictions, summaries)
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
 
     @property
     def totals(self) -> dict[str, int]:
@@ -120,6 +136,10 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": self.schema,
+            "status": self.status,
+            "status_detail": self.status_detail,
+            "notes": list(self.notes),
+            **{k: v for k, v in self.extra.items() if k not in _CORE_KEYS},
             "model": dict(self.model),
             "versions": dict(self.versions),
             "device": self.device,
@@ -134,19 +154,28 @@ class RunResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "RunResult":
         schema = d.get("schema")
-        if schema != SCHEMA_VERSION:
-            raise ValueError(f"results schema {schema!r} is not {SCHEMA_VERSION!r}")
+        if schema not in READABLE_SCHEMAS:
+            raise ValueError(f"results schema {schema!r} is not one of {', '.join(READABLE_SCHEMAS)}")
+        status = d.get("status", "unknown") if schema == SCHEMA_VERSION else "unknown"
+        if status not in RUN_STATUSES:
+            raise ValueError(f"run status {status!r} is not one of {', '.join(RUN_STATUSES)}")
         return cls(
             cases=tuple(CaseResult.from_dict(c) for c in d.get("cases") or ()),
             model=d.get("model") or {}, versions=d.get("versions") or {}, device=d.get("device", "cpu"),
             started=d.get("started", ""), duration=d.get("duration", 0.0), gate=d.get("gate"),
-            baseline=d.get("baseline"), schema=schema,
+            baseline=d.get("baseline"), schema=SCHEMA_VERSION, status=status,
+            status_detail=str(d.get("status_detail") or ""), notes=tuple(str(n) for n in d.get("notes") or ()),
+            extra={k: v for k, v in d.items() if k not in _CORE_KEYS},
         )
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "RunResult":
         with open(path, encoding="utf-8") as fh:
             return cls.from_dict(json.load(fh))
+
+
+_CORE_KEYS = frozenset(("schema", "status", "status_detail", "notes", "model", "versions", "device", "started",
+                        "duration", "totals", "gate", "baseline", "cases"))
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -37,6 +37,8 @@ class SessionOptions:
     autocast: str | None = None
     baseline_model: str | None = None
     predictions: Mapping[str, Any] | None = None   # id -> predicted answer (predictions file)
+    predictions_path: str | None = None  # --qaaudit-predictions: read at preflight
+    predictions_strict: bool = False    # a case without a prediction is a usage error, not a 0
     batch: str = "auto"                 # explain the planned cases together: on, off, auto (on for CUDA)
 
 
@@ -164,6 +166,54 @@ class AuditSession:
         self._memo: dict[str, dict] = {}
         self.started = time.time()
         self.models_used: dict[str, Mapping[str, Any]] = {}
+        self.run_notes: list[str] = []       # what the summary, results.json and the report must say
+        self.predictions_info: dict[str, Any] | None = None
+        self._predictions = options.predictions
+
+    # -- before the first case
+    def preflight(self, items: Sequence[Any]) -> list[str]:
+        """Problems that would fail every case alike, found once before any runs: a model that does not
+        load, a predictions file that cannot be read (or, strict, lacks cases). Empty when all is well."""
+        if self.options.predictions_path is not None or self._predictions is not None:
+            return self._check_predictions(items)
+        problems: dict[str, list[str]] = {}
+        wanted: dict[tuple[str, str], str] = {}
+        for item in items:
+            audit = item.audit
+            wanted.setdefault((self.model_name_for(getattr(audit, "model", None)), str(Path(audit.path).parent)),
+                              str(audit.path))
+        if self.options.baseline_model:
+            wanted.setdefault((self.options.baseline_model, "."), "--qaaudit-baseline")
+        for (name, base), used_by in wanted.items():
+            try:
+                self.get_model(name, base_dir=Path(base))
+            except QAAuditError as exc:
+                problems.setdefault(str(exc), []).append(used_by)
+        return [f"{message}\n  (needed by {', '.join(sorted(set(users))[:5])}" +
+                (f" and {len(set(users)) - 5} more" if len(set(users)) > 5 else "") + ")"
+                for message, users in problems.items()]
+
+    def _check_predictions(self, items: Sequence[Any]) -> list[str]:
+        from qaaudit.predictions import load_predictions, match_predictions
+
+        path = self.options.predictions_path
+        if self._predictions is None:
+            try:
+                self._predictions = load_predictions(path)
+            except QAAuditError as exc:
+                return [str(exc)]
+        ids = [item.case.id for item in items if hasattr(item, "case")]
+        match = match_predictions(self._predictions, ids)
+        self.predictions_info = {"file": str(path), "matched": match.matched, "missing": list(match.missing),
+                                 "extra": len(match.extra)}
+        if match.missing:
+            if self.options.predictions_strict:
+                return [match.describe(str(path)) + " (--qaaudit-predictions-strict)"]
+            shown = ", ".join(repr(i) for i in match.missing[:10])
+            more = f" and {len(match.missing) - 10} more" if len(match.missing) > 10 else ""
+            self.run_notes.append(f"{len(match.missing)} of {match.matched + len(match.missing)} cases have no "
+                                  f"prediction in {path} and score 0, as in the official SQuAD script: {shown}{more}")
+        return []
 
     # -- models
     def model_name_for(self, file_model: str | None) -> str:
@@ -311,7 +361,7 @@ class AuditSession:
         from qaaudit.expect import evaluate_case
 
         settings = case_settings(case)
-        if self.options.predictions is not None:
+        if self._predictions is not None or self.options.predictions_path is not None:
             return self._run_from_predictions(case, settings)
         name = self.model_name_for(getattr(audit, "model", None))
         qa = self.get_model(name, base_dir=Path(audit.path).parent)
@@ -334,7 +384,7 @@ class AuditSession:
         """One hypothesis-driven robustness check; perturbed inputs are predicted in batches."""
         from qaaudit.robustness import robustness_settings, run_check
 
-        if self.options.predictions is not None:
+        if self._predictions is not None or self.options.predictions_path is not None:
             return CaseOutcome(verdicts=(Verdict("robustness", check.property, None, None, None, "is",
                                                  "needs the model; skipped when auditing a predictions file",
                                                  check.line),), explanation=None, prediction=None,
@@ -389,23 +439,41 @@ class AuditSession:
     def _run_from_predictions(self, case: Any, settings: Mapping[str, Any]) -> CaseOutcome:
         from qaaudit.expect import evaluate_case
 
-        pred = self.options.predictions.get(case.id)
-        if pred is None:
-            raise QAAuditError(f"the predictions file has no answer for case {case.id!r}")
-        text = pred.text if hasattr(pred, "text") else str(pred)
-        score = getattr(pred, "score", None)
-        start = case.context.find(text) if text else 0
+        if self._predictions is None:  # run without preflight (a direct caller): read the file now
+            from qaaudit.predictions import load_predictions
+
+            self._predictions = load_predictions(self.options.predictions_path)
+        pred = self._predictions.get(case.id)
+        missing = pred is None
+        text = "" if missing else (pred.text if hasattr(pred, "text") else str(pred))
+        score = None if missing else getattr(pred, "score", None)
+        given = None if missing else getattr(pred, "start", None)
+        start = given if given is not None else (case.context.find(text) if text else 0)
         answer = Answer(text=text, start=max(start, 0), end=max(start, 0) + len(text),
-                        score=float(score) if score is not None else 1.0,
+                        score=float(score) if score is not None else None,
                         token_start=0 if text else None, token_end=0 if text else None)
         exp = answer_only(case.question, case.context, [answer], settings)
         verdicts = tuple(evaluate_case(case, exp, predictor=None, prediction=answer))
-        verdicts = tuple(
-            v if v.passed is not None or "predictions file" in v.detail
-            else Verdict(v.expectation, v.check, None, v.measured, v.threshold, v.op,
-                         "needs the model; skipped when auditing a predictions file", v.line)
-            for v in verdicts)
-        return CaseOutcome(verdicts=verdicts, explanation=None, prediction=answer, model_name="predictions file")
+        out = []
+        for v in verdicts:
+            if v.passed is None and "predictions file" not in v.detail and v.expectation != "prediction":
+                v = Verdict(v.expectation, v.check, None, v.measured, v.threshold, v.op,
+                            "needs the model; skipped when auditing a predictions file", v.line)
+            elif v.check == "offsets" and given is None:
+                v = Verdict(v.expectation, v.check, None, None, v.threshold, v.op,
+                            "the predictions file gives no answer_start; offsets not checked", v.line)
+            if missing and v.expectation in ("prediction", "unanswerable") and v.passed is not None:
+                # 0, whatever the gold: an empty answer would match a gold such as "." or an unanswerable case
+                numeric = v.check in ("exact_match", "f1")
+                measured = 0.0 if numeric else "no prediction"
+                passed = numeric and v.op == ">=" and isinstance(v.threshold, (int, float)) and 0.0 >= v.threshold
+                v = Verdict(v.expectation, v.check, passed, measured, v.threshold, v.op,
+                            "no prediction in the predictions file: scored 0, as the official SQuAD scripts "
+                            "score an unanswered question", v.line)
+            out.append(v)
+        notes = ("no prediction in the predictions file",) if missing else ()
+        return CaseOutcome(verdicts=tuple(out), explanation=None, prediction=None if missing else answer,
+                           model_name="predictions file", notes=notes)
 
 
 def _share_cpu_threads() -> None:
@@ -445,11 +513,7 @@ def case_settings(case: Any) -> dict[str, Any]:
 def build_session(config: Any) -> AuditSession:
     """An AuditSession from pytest options and ini values (the command line wins)."""
     opt, ini = config.getoption, config.getini
-    predictions = None
-    if opt("qaaudit_predictions"):
-        from qaaudit.predictions import load_predictions
-
-        predictions = load_predictions(opt("qaaudit_predictions"))
+    path = opt("qaaudit_predictions")
     options = SessionOptions(
         model=opt("qaaudit_model"),
         ini_model=ini("qaaudit_model") or None,
@@ -459,7 +523,8 @@ def build_session(config: Any) -> AuditSession:
         trust_remote_code=bool(opt("qaaudit_trust_remote_code")),
         autocast=opt("qaaudit_autocast"),
         baseline_model=opt("qaaudit_baseline") or ini("qaaudit_baseline") or None,
-        predictions=predictions,
+        predictions_path=str(Path(config.invocation_params.dir) / path) if path else None,
+        predictions_strict=bool(opt("qaaudit_predictions_strict")),
         batch=opt("qaaudit_batch") or ini("qaaudit_batch") or "auto",
     )
     return AuditSession(options, Path(config.rootpath))

@@ -100,10 +100,43 @@ def test_predictions_file_is_audited_without_a_model(pytester, tiny_checkpoint):
     assert {c["prediction"]["text"] for c in data["cases"]} == {"Auckland", "Seoul"}
 
 
-def test_predictions_file_that_misses_cases_is_a_usage_error(pytester):
+def test_a_case_missing_from_the_predictions_file_scores_zero_and_is_listed(pytester):
+    audit = _audit("Auckland", "/nonexistent/model/dir").replace("{f1: 0.0}", "{exact_match: true}")
+    pytester.makefile(".audit.yaml", gate=audit)
+    pytester.makefile(".json", preds=json.dumps({"rose-born": "Auckland", "unrelated-1": "x", "unrelated-2": "y"}))
+    result = pytester.runpytest("--qaaudit-predictions=preds.json", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED       # the run goes on: one case fails, one passes
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*1 of 2 cases have no prediction in*preds.json*score 0*'always-fine'*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    data = json.loads((pytester.path / "reports" / "results.json").read_text(encoding="utf-8"))
+    assert data["predictions"]["missing"] == ["always-fine"] and data["predictions"]["extra"] == 2
+    case = next(c for c in data["cases"] if c["case_id"] == "always-fine")
+    assert case["prediction"] is None
+    assert [(v["check"], v["passed"], v["measured"]) for v in case["verdicts"]] == [("exact_match", False, 0.0)]
+    assert any("no prediction" in note for note in data["notes"])
+    assert data["summary"]["overall"]["mean_em"] == 0.5
+
+
+def test_a_missing_unanswerable_prediction_is_wrong_too(pytester):
+    """An empty answer would pass an unanswerable case; a missing prediction must not."""
+    pytester.makefile(".audit.yaml", gate=f"""
+cases:
+  - id: nobody
+    question: Who won?
+    context: {CONTEXT}
+    unanswerable: true
+""")
+    pytester.makefile(".json", preds=json.dumps({"other": ""}))
+    result = pytester.runpytest("--qaaudit-predictions=preds.json", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+
+
+def test_predictions_strict_keeps_the_usage_error(pytester):
     pytester.makefile(".audit.yaml", gate=_audit("Auckland", "/nonexistent/model/dir"))
     pytester.makefile(".json", preds=json.dumps({"rose-born": "Auckland", "unrelated-1": "x", "unrelated-2": "y"}))
-    result = pytester.runpytest("--qaaudit-predictions", "preds.json", "-p", "no:cacheprovider")
+    result = pytester.runpytest("--qaaudit-predictions=preds.json", "--qaaudit-predictions-strict",
+                                "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*qaaudit:*preds.json*always-fine*"])
+    result.stderr.fnmatch_lines(["*qaaudit:*preds.json*always-fine*strict*"])
     assert "Traceback" not in result.stderr.str()

@@ -458,7 +458,7 @@ def test_xdist_runs_every_case_and_the_controller_writes_one_report(pytester, au
     broken = "audits/broken.audit.yaml::<invalid audit file>"
     assert sorted(c["nodeid"] for c in data["cases"]) == sorted(BAD_IDS + GOOD_IDS + [broken])  # audit items only
     assert data["totals"] == {"passed": 3, "failed": 1, "xfailed": 1, "xpassed": 0, "skipped": 0, "error": 1,
-                              "total": 6}
+                              "not_run": 0, "total": 6}
     eiffel = next(c for c in data["cases"] if c["nodeid"] == GOOD_IDS[0])
     assert eiffel["prediction"] is not None and eiffel["explanation"] is not None  # workers' data reached it
     _assert_clean(result.stdout.str())

@@ -37,7 +37,7 @@ cases:
 
 # name -> (file text, "line:col", fragments of the message, fragment of the hint)
 BAD = {
-    "invalid_yaml": ("cases:\n  - id: a\n    question: [unclosed\n", "3:24",
+    "invalid_yaml": ("cases:\n  - id: a\n    question: [unclosed\n", "3:15",
                      ["invalid YAML"], "check the indentation and quoting"),
     "empty": ("", "1:1", ["the audit file is empty"], "start it with `cases:`"),
     "unknown_key": (_CASE + "    expect:\n      focus: {target: answer, shar: 0.3}\n", "7:31",

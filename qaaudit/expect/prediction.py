@@ -15,7 +15,8 @@ def check_prediction(expectation: PredictionExpectation, case: Case, answer: Ans
     # auto: KorQuAD's normalisation when the golds (the reference) are Korean.
     mode = resolve_normalization(case.normalization, *golds)
     text = "" if answer.is_null else answer.text
-    detail = f"predicted {text!r} (score {answer.score:.3g}), gold {' | '.join(map(repr, golds))}; {mode}"
+    score_text = "no score" if answer.score is None else f"score {answer.score:.3g}"
+    detail = f"predicted {text!r} ({score_text}), gold {' | '.join(map(repr, golds))}; {mode}"
     line = expectation.line
     out = []
     if expectation.exact_match:
@@ -31,6 +32,10 @@ def check_prediction(expectation: PredictionExpectation, case: Case, answer: Ans
                            f"[{got[0]}, {got[1]})", " | ".join(f"[{s}, {e})" for s, e in spans), "in",
                            detail, line))
     if expectation.min_confidence is not None:
-        out.append(Verdict("prediction", "confidence", answer.score >= expectation.min_confidence,
-                           float(answer.score), expectation.min_confidence, ">=", detail, line))
+        if answer.score is None:  # unknown is not 1.0: a predictions file without scores cannot pass this
+            out.append(Verdict("prediction", "confidence", None, None, expectation.min_confidence, ">=",
+                               "the prediction has no score (the predictions file gives none); not checked", line))
+        else:
+            out.append(Verdict("prediction", "confidence", answer.score >= expectation.min_confidence,
+                               float(answer.score), expectation.min_confidence, ">=", detail, line))
     return out

@@ -11,7 +11,7 @@ __all__ = ["check_unanswerable"]
 def check_unanswerable(expectation: UnanswerableExpectation, answer: Answer,
                        null_score: float | None = None) -> list[Verdict]:
     measured = "null answer" if answer.is_null else answer.text
-    detail = f"score {answer.score:.3g}"
+    detail = "no score" if answer.score is None else f"score {answer.score:.3g}"
     if null_score is not None:
         detail += f", null score {null_score:.3g}"
     return [Verdict("unanswerable", "null", answer.is_null, measured, "null answer", "is", detail,

@@ -125,9 +125,10 @@ def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any 
     ``comparison``: None, the baseline's RunResult, a ``gate.Comparison`` (pass the
     baseline's RunResult as ``baseline`` to draw its heatmaps), or a mapping node id ->
     ``CaseComparison`` / ``{"status": ..., "baseline": CaseResult | dict}``.
-    A run without cases writes nothing and returns None.
+    A complete run without cases writes nothing and returns None; an unfinished one is written, so that
+    no earlier report stands in for it.
     """
-    if not run.cases:
+    if not run.cases and run.complete:
         return None
     out_dir = Path(out_dir).resolve()
     _check_replaceable(out_dir)
