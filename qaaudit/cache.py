@@ -4,6 +4,11 @@ An entry's key is a hash of everything that can change its value: the model's
 weights hash, the tokenizer's hash, the case content (question, context), the
 settings, and qaaudit's version. Entries are JSON files written atomically, so
 pytest-xdist workers can share one cache directory without locks.
+
+The cache can only cost time, never a verdict: an entry that is truncated, foreign
+(another key's, another layout's) or of the wrong shape is a miss, recomputed and
+replaced, and a cache that cannot be written is read as far as it can be and
+otherwise left alone. Both are said once per run (``notes``).
 """
 from __future__ import annotations
 
@@ -12,15 +17,19 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
-from qaaudit.errors import CacheError
 from qaaudit.results import write_text_atomic
 
 __all__ = ["ExplanationCache", "cache_key", "CACHE_DIRNAME"]
 
 CACHE_DIRNAME = ".qaaudit_cache"
-_LAYOUT = "v3"  # v2: adaptive Boole panels as the default rule; v3: they also stop on per-panel completeness
+# v2: adaptive Boole panels as the default rule; v3: they also stop on per-panel completeness;
+# v4: entries carry their layout and key, so a foreign or moved file is a miss
+_LAYOUT = "v4"
+_T = TypeVar("_T")
+# what a decoder raises for a value of the wrong shape
+SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
 def cache_key(*, model: str, tokenizer: str, kind: str, question: str, context: str,
@@ -40,6 +49,8 @@ class ExplanationCache:
         self.enabled = enabled
         self.hits = 0
         self.misses = 0
+        self.invalid = 0           # entries read but unusable (recomputed and replaced)
+        self.write_error: str | None = None   # why the cache could not be written (then it is not tried again)
 
     @property
     def _dir(self) -> Path:
@@ -51,13 +62,21 @@ class ExplanationCache:
     def get(self, key: str) -> dict[str, Any] | None:
         return self.get_any(key)
 
-    def get_any(self, *keys: str) -> dict[str, Any] | None:
-        """The first of ``keys`` that has an entry; one lookup for the hit/miss counts."""
+    def get_any(self, *keys: str, decode: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+        """The first of ``keys`` that has a usable entry, through ``decode`` when given (an entry it rejects
+        with a shape error is a miss); one lookup for the hit/miss counts."""
         for key in keys:
             value = self.peek(key)
-            if value is not None:
-                self.hits += 1
-                return value
+            if value is None:
+                continue
+            if decode is not None:
+                try:
+                    value = decode(value)
+                except SHAPE_ERRORS:
+                    self.invalid += 1
+                    continue
+            self.hits += 1
+            return value
         if self.enabled:
             self.misses += 1
         return None
@@ -68,21 +87,29 @@ class ExplanationCache:
             return None
         try:
             with open(self._path(key), encoding="utf-8") as fh:
-                value = json.load(fh)
-        except (OSError, ValueError):  # missing, or unreadable: recompute rather than fail the audit
+                entry = json.load(fh)
+        except FileNotFoundError:
             return None
-        return value if isinstance(value, dict) else None
+        except (OSError, ValueError, RecursionError):  # unreadable or truncated: recompute, don't fail the audit
+            self.invalid += 1
+            return None
+        if not (isinstance(entry, dict) and entry.get("layout") == _LAYOUT and entry.get("key") == key
+                and isinstance(entry.get("value"), dict)):
+            self.invalid += 1   # another layout's, another key's, or not a qaaudit entry at all
+            return None
+        return entry["value"]
 
     def put(self, key: str, value: Mapping[str, Any]) -> None:
-        if not self.enabled:
+        """Store ``value``; a cache that cannot be written is noted once and then left alone."""
+        if not self.enabled or self.write_error is not None:
             return
         try:
-            write_text_atomic(self._path(key), json.dumps(value, ensure_ascii=False, allow_nan=False))
+            text = json.dumps({"layout": _LAYOUT, "key": key, "value": value}, ensure_ascii=False, allow_nan=False)
+            write_text_atomic(self._path(key), text)
         except OSError as exc:
-            raise CacheError(
-                f"cannot write the qaaudit cache at {self.root}: {exc.strerror or exc}; "
-                f"make the directory writable or run with --qaaudit-no-cache"
-            ) from None
+            self.write_error = f"{exc.strerror or exc} ({exc.filename or self.root})"
+        except ValueError:   # a value JSON cannot hold (NaN): not cached, computed again next time
+            pass
 
     def clear(self) -> int:
         """Delete every entry; returns how many there were."""

@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
-__all__ = ["Answer", "WordAttribution", "TargetAttribution", "Explanation"]
+__all__ = ["Answer", "WordAttribution", "TargetAttribution", "Explanation", "check_explanation"]
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,38 @@ class Explanation:
             layer_conductance={k: tup(v) for k, v in lc.items()} if lc else None,
             settings=dict(d.get("settings") or {}),
         )
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def check_explanation(exp: Explanation) -> Explanation:
+    """``exp`` itself if its parts fit together, else ValueError: an entry read back from the cache or a
+    results file may be truncated, foreign or of an older shape, and must not fail a case later on."""
+    n = len(exp.tokens)
+    if not (isinstance(exp.question, str) and isinstance(exp.context, str)):
+        raise ValueError("question and context must be text")
+    if len(exp.offsets) != n or len(exp.segments) != n or not all(isinstance(t, str) for t in exp.tokens):
+        raise ValueError("tokens, offsets and segments differ in length")
+    for a in (exp.answer, *exp.answers):
+        if not (isinstance(a.text, str) and isinstance(a.start, int) and isinstance(a.end, int)
+                and (a.score is None or _is_number(a.score))):
+            raise ValueError("an answer has fields of the wrong type")
+    for o in exp.offsets:
+        if o is not None and not (len(o) == 2 and all(isinstance(v, int) for v in o)):
+            raise ValueError("an offset is not a pair of integers")
+    for t in (exp.start, exp.end):
+        if t is None:
+            continue
+        if len(t.attributions) != n or len(t.raw) != n or not 0 <= t.index < max(n, 1):
+            raise ValueError(f"the {t.position} attributions do not match the tokens")
+        if not all(_is_number(v) for v in (*t.attributions, *t.raw, t.delta, t.f_input, t.f_baseline,
+                                           t.probability, t.logit)):
+            raise ValueError(f"the {t.position} attributions hold values that are not numbers")
+    if (exp.start is None) != (exp.end is None):
+        raise ValueError("only one of the start and end attributions is present")
+    return exp
 
 
 def _plain(x: Any) -> Any:

@@ -121,6 +121,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     invalid = type(item).__name__ == "InvalidAuditItem"
     if type(item).__name__ == "ModelErrorItem":
         report.qaaudit_model_error = item.message
+    audit_session = item.config.stash.get(_SESSION, None)
+    if audit_session is not None and call.when == "call":
+        news = audit_session.drain_cache_news()
+        if news is not None:
+            report.qaaudit_cache = news
     if hasattr(item, "case") or invalid:
         from qaaudit.recorder import item_payload
 

@@ -105,6 +105,8 @@ class Recorder:
         self.run_notes: list[str] = []   # what results.json and the report must say too
         self.write_failed = False
         self.abort_reason: str | None = None   # a usage error found before any case ran (a model that won't load)
+        self.cache_invalid = 0                  # cache entries that could not be used, over all workers
+        self.cache_write_error: tuple[str, str] | None = None
         self.other_failures = 0  # failing tests that are not audit items: the gate never masks them
 
     # -- what was selected
@@ -124,6 +126,11 @@ class Recorder:
                 self.planned.setdefault(nodeid, None)
 
     def add(self, report: Any) -> None:
+        news = getattr(report, "qaaudit_cache", None)
+        if isinstance(news, dict):
+            self.cache_invalid += int(news.get("invalid") or 0)
+            if news.get("write_error") and self.cache_write_error is None:
+                self.cache_write_error = (str(news.get("root")), str(news["write_error"]))
         model_error = getattr(report, "qaaudit_model_error", None)
         if model_error is not None:  # an xdist worker's stand-in for the items of a model that won't load
             self.abort_reason = model_error
@@ -205,6 +212,14 @@ class Recorder:
         status, detail = self._status(exitstatus)
         if audit_session is not None:
             self.run_notes.extend(getattr(audit_session, "run_notes", ()))
+        if self.cache_invalid:
+            n = self.cache_invalid
+            self.run_notes.append(f"cache: {n} entr{'y was' if n == 1 else 'ies were'} unreadable (truncated, "
+                                  f"foreign or of another shape) and recomputed")
+        if self.cache_write_error is not None:
+            root, why = self.cache_write_error
+            self.run_notes.append(f"cache: {root} cannot be written ({why}); cases were computed without "
+                                  f"caching. Make it writable, or pass --qaaudit-no-cache")
         run = replace(run, status=status, status_detail=detail, notes=tuple(dict.fromkeys(self.run_notes)))
         summary = summarize(run)
         extra = {"summary": summary}

@@ -98,9 +98,10 @@ class ModelPredictor:
         for q, c in dict.fromkeys(pairs):
             # the same entries as AuditSession.explanation(attributions=False), so either fills the other
             keys[(q, c)] = self.session.key_of(self.ref, "predict", q, c, self.settings)
-            hit = cache.get_any(keys[(q, c)], self.session.key_of(self.ref, "explain", q, c, self.settings))
+            hit = cache.get_any(keys[(q, c)], self.session.key_of(self.ref, "explain", q, c, self.settings),
+                                decode=_decoder(q, c, answer_only=True))
             if hit is not None:
-                found[(q, c)] = Answer.from_dict(hit["answer"])
+                found[(q, c)] = hit.answer
         todo = [k for k in keys if k not in found]
         if todo:
             from qaaudit.explainer import predict_batch
@@ -113,9 +114,9 @@ class ModelPredictor:
     def span_probability(self, question: str, context: str, start: int, end: int) -> float:
         key = self.session.key_of(self.ref, "span_probability", question, context,
                                   dict(self.settings, span=[start, end]))
-        hit = self.session.cache.get_any(key)
-        if hit is not None and isinstance(hit.get("p"), float):
-            return hit["p"]
+        hit = self.session.cache.get_any(key, decode=_probability)
+        if hit is not None:
+            return hit
         p = self._span_probability(self.ref.load(), question, context, start, end)
         self.session.cache.put(key, {"p": p})
         return p
@@ -168,7 +169,23 @@ class AuditSession:
         self.models_used: dict[str, Mapping[str, Any]] = {}
         self.run_notes: list[str] = []       # what the summary, results.json and the report must say
         self.predictions_info: dict[str, Any] | None = None
+        self._sent_invalid = 0
+        self._sent_write_error = False
         self._predictions = options.predictions
+
+    def drain_cache_news(self) -> dict[str, Any] | None:
+        """What the cache has to say since the last call (unusable entries, a failed write), for the item
+        reports that carry it to the controller; None when nothing is new."""
+        news: dict[str, Any] = {}
+        invalid = self.cache.invalid - self._sent_invalid
+        if invalid:
+            news["invalid"] = invalid
+            self._sent_invalid = self.cache.invalid
+        if self.cache.write_error is not None and not self._sent_write_error:
+            news["write_error"] = self.cache.write_error
+            news["root"] = str(self.cache.root)
+            self._sent_write_error = True
+        return news or None
 
     # -- before the first case
     def preflight(self, items: Sequence[Any]) -> list[str]:
@@ -323,12 +340,13 @@ class AuditSession:
             return self.key_of(ref, kind, question, context, settings)
 
         key = key_of("explain" if attributions else "predict")
+        decode = _decoder(question, context, answer_only=not attributions)
         # a full explanation holds the prediction too: robustness items reuse their case's entry
-        hit = self._lookup(key) if attributions else self._lookup(key, key_of("explain"))
+        hit = self._lookup(key, decode=decode) if attributions else self._lookup(key, key_of("explain"), decode=decode)
         if hit is None and attributions and self._planned and self.batching(ref) and self.prefetch(ref):
-            hit = self._peek(key)
+            hit = self._lookup(key, decode=decode)
         if hit is not None:
-            return Explanation.from_dict(hit)
+            return hit
         from qaaudit.explainer import explain, predict
 
         qa = ref.load()
@@ -342,10 +360,11 @@ class AuditSession:
         return exp
 
     # the cache, or with the cache off this process's memo in its place
-    def _lookup(self, *keys: str) -> dict | None:
+    def _lookup(self, *keys: str, decode: Any = None) -> Any:
         if self.cache.enabled:
-            return self.cache.get_any(*keys)
-        return next((self._memo[k] for k in keys if k in self._memo), None)
+            return self.cache.get_any(*keys, decode=decode)
+        value = next((self._memo[k] for k in keys if k in self._memo), None)
+        return decode(value) if value is not None and decode is not None else value
 
     def _peek(self, key: str) -> dict | None:
         return self.cache.peek(key) if self.cache.enabled else self._memo.get(key)
@@ -397,7 +416,7 @@ class AuditSession:
                                     attributions=check.property == "attribution_stability")
         cfg = robustness_settings(max_examples=max_examples or check.examples)
         key = self._robustness_key(qa, case, check, cfg, settings)
-        result = self._lookup(key) if key is not None else None
+        result = self._lookup(key, decode=_robustness_result) if key is not None else None
         if result is None:
             result = run_check(check, case, predictor, original=original, settings=cfg).to_dict()
             if key is not None:
@@ -474,6 +493,39 @@ class AuditSession:
         notes = ("no prediction in the predictions file",) if missing else ()
         return CaseOutcome(verdicts=tuple(out), explanation=None, prediction=None if missing else answer,
                            model_name="predictions file", notes=notes)
+
+
+def _decoder(question: str, context: str, *, answer_only: bool) -> Any:
+    """Turns a cached entry into the Explanation of this question and context, or raises a shape error."""
+    from qaaudit.explanation import check_explanation
+
+    def decode(entry: Mapping[str, Any]) -> Explanation:
+        exp = check_explanation(Explanation.from_dict(entry))
+        if exp.question != question or exp.context != context:
+            raise ValueError("the entry belongs to another question or context")
+        if not answer_only and not exp.has_attributions:
+            raise ValueError("the entry has no attributions")
+        return exp
+
+    return decode
+
+
+def _probability(entry: Mapping[str, Any]) -> float:
+    p = entry["p"]
+    if not isinstance(p, float) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"not a probability: {p!r}")
+    return p
+
+
+def _robustness_result(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A cached robustness outcome, with the fields the verdict reads checked."""
+    if not (isinstance(entry["n_examples"], int) and isinstance(entry["failures"], int)
+            and isinstance(entry["metric"], str) and isinstance(entry["passed"], bool)
+            and (entry["worst"] is None or isinstance(entry["worst"], (int, float)))):
+        raise ValueError("a robustness outcome with fields of the wrong type")
+    if "threshold" not in entry:
+        raise KeyError("threshold")
+    return dict(entry)
 
 
 def _share_cpu_threads() -> None:

@@ -129,3 +129,68 @@ def test_ci_profile_robustness_outcomes_are_cached_and_local_ones_are_not(tiny_c
     monkeypatch.setenv("CI", "")
     with pytest.raises(AssertionError, match="run_check was called"):
         AuditSession(options, tmp_path).run_robustness(case, audit, check)
+
+
+# --- faults: an entry that cannot be used is a miss; a cache that cannot be written is left alone --------
+
+def _entry_path(root, key):
+    return next(root.rglob(f"{key}.json"))
+
+
+@pytest.mark.parametrize("text", [
+    "{not json", "", "[1, 2]", "null", '"text"', '{"x": 1}',                                   # truncated, foreign
+    '{"layout": "v3", "key": "%(key)s", "value": {"x": 1}}',                                  # another layout
+    '{"layout": "%(layout)s", "key": "%(other)s", "value": {"x": 1}}',                        # another key's
+    '{"layout": "%(layout)s", "key": "%(key)s", "value": [1]}',                               # not a mapping
+    "[" * 100000,                                                                             # too deep to parse
+])
+def test_unusable_entries_are_misses_and_counted(tmp_path, text):
+    from qaaudit.cache import _LAYOUT
+
+    cache = ExplanationCache(tmp_path)
+    key = cache_key(**BASE)
+    cache.put(key, {"x": 1})
+    _entry_path(tmp_path, key).write_text(text % {"key": key, "other": "0" * 64, "layout": _LAYOUT}
+                                          if "%(" in text else text)
+    assert cache.get(key) is None and cache.invalid == 1
+    cache.put(key, {"x": 2})   # recomputed and replaced
+    assert cache.get(key) == {"x": 2}
+
+
+def test_a_decoder_rejecting_the_shape_is_a_miss(tmp_path):
+    cache = ExplanationCache(tmp_path)
+    key = cache_key(**BASE)
+    cache.put(key, {"answer": {"text": 3}})
+    assert cache.get_any(key, decode=lambda d: d["answer"]["start"]) is None
+    assert cache.invalid == 1 and cache.hits == 0 and cache.misses == 1
+
+
+def test_an_unwritable_cache_is_noted_not_raised(tmp_path):
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "v4").write_text("a file where the layout folder should be")   # writes fail whatever the user is
+    cache = ExplanationCache(root)
+    cache.put(cache_key(**BASE), {"x": 1})
+    assert cache.write_error is not None and cache.get(cache_key(**BASE)) is None
+    cache.put(cache_key(**dict(BASE, question="q2")), {"x": 1})   # not tried again
+
+
+def test_session_recomputes_and_replaces_a_wrong_shape_explanation(tiny_checkpoint, tmp_path):
+    from qaaudit.session import AuditSession, SessionOptions
+
+    session = AuditSession(SessionOptions(cache_dir=tmp_path / "cache", device="cpu"), tmp_path)
+    qa = session.get_model(str(tiny_checkpoint("bert")))
+    settings = {"steps": 4, "method": "gausslegendre", "baseline": "pad", "max_answer_len": 15}
+    first = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=True)
+    key = session.key_of(qa, "explain", "Where?", "Rose was born in Auckland.", settings)
+    path = _entry_path(tmp_path / "cache", key)
+    entry = json.loads(path.read_text())
+    entry["value"]["start"]["attributions"] = entry["value"]["start"]["attributions"][:-1]   # valid JSON, wrong shape
+    path.write_text(json.dumps(entry))
+    again = session.explanation(qa, "Where?", "Rose was born in Auckland.", settings, attributions=True)
+    assert again == first and session.cache.invalid == 1
+    assert session.drain_cache_news() == {"invalid": 1} and session.drain_cache_news() is None
+    third = AuditSession(SessionOptions(cache_dir=tmp_path / "cache", device="cpu"), tmp_path)
+    assert third.explanation(third.get_model(str(tiny_checkpoint("bert"))), "Where?", "Rose was born in Auckland.",
+                             settings, attributions=True) == first
+    assert third.cache.invalid == 0 and third.cache.hits >= 1   # the replaced entry is used

@@ -300,8 +300,8 @@ def cache_hits(monkeypatch):
     counts = {"hits": 0, "misses": 0}
     original = ExplanationCache.get_any  # every lookup goes through it, with its fallback keys
 
-    def counting_get(self, *keys):
-        value = original(self, *keys)
+    def counting_get(self, *keys, **kw):
+        value = original(self, *keys, **kw)
         counts["hits" if value is not None else "misses"] += 1
         return value
 
