@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
 from qaaudit.errors import BaselineError, GateConfigError, InvalidArgument, QAAuditError
-from qaaudit.results import SCHEMA_VERSION, CaseResult, RunResult
+from qaaudit.results import READABLE_SCHEMAS, SCHEMA_VERSION, CaseResult, RunResult
 
 __all__ = [
     "GATE_FILE",
@@ -472,8 +472,8 @@ def read_results(path: str | os.PathLike, *, baseline: bool = False) -> RunResul
         raise error(f"{what} {str(p)!r} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); {remedy}") from None
     if not isinstance(data, dict) or "cases" not in data:
         raise error(f"{what} {str(p)!r} is not a qaaudit results.json (no 'cases' list at the top level); {remedy}")
-    if data.get("schema") != SCHEMA_VERSION:
-        raise error(f"{what} {str(p)!r} has schema {data.get('schema')!r}, this qaaudit reads {SCHEMA_VERSION!r}; "
+    if data.get("schema") not in READABLE_SCHEMAS:
+        raise error(f"{what} {str(p)!r} has schema {data.get('schema')!r}, this qaaudit reads {' and '.join(map(repr, READABLE_SCHEMAS))}; "
                     f"run the audits again with this version to get a comparable file")
     try:
         return RunResult.from_dict(data)
