@@ -176,10 +176,14 @@ class Recorder:
             else:
                 out = self.config.rootpath / (self.config.getini("qaaudit_report_dir") or "reports")
             from qaaudit.report import write_report
+            from qaaudit.report.pages import DEFAULT_SAMPLE
+            from qaaudit.report.progress import terminal_progress
 
+            pages = opt("qaaudit_report_pages") or self.config.getini("qaaudit_report_pages") or DEFAULT_SAMPLE
             try:
                 # the gate's comparison, so the report classifies nothing again; the baseline run for its heatmaps
-                self.report_path = write_report(run, out, comparison=comparison, baseline=baseline_run)
+                self.report_path = write_report(run, out, comparison=comparison, baseline=baseline_run, pages=pages,
+                                                progress=terminal_progress(self.config))
             except (OSError, QAAuditError) as exc:
                 self.notes.append(f"qaaudit report: could not write {out}: {exc}")
         if verdict is None:
