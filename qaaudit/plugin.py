@@ -164,7 +164,12 @@ class _RunHooks:
         if error is not None:
             raise pytest.UsageError(f"qaaudit: {error}")
 
+    @pytest.hookimpl(tryfirst=True)   # before junitxml writes the item's <testcase>
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if getattr(report, "qaaudit", None) is not None and getattr(self.config.option, "xmlpath", None):
+            from qaaudit.junit import name_in_junit_xml
+
+            name_in_junit_xml(self.config, report)
         self.recorder.add(report)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
