@@ -317,3 +317,25 @@ def test_a_bad_pages_setting_fails_before_the_run(pytester, how):
         result = pytester.runpytest("--qaaudit-report-pages=lots")
         result.stderr.fnmatch_lines(["*--qaaudit-report-pages*'lots' is neither 'all' nor a whole number*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_a_robustness_checks_xfail_reason_reaches_results_and_its_page(pytester, tiny_checkpoint):
+    from test_plugin import good_yaml
+
+    text = good_yaml(tiny_checkpoint("bert")).replace(
+        "      - {perturbation: whitespace, property: invariance, examples: 3, f1: 0.0}",
+        "      - {perturbation: whitespace, property: invariance, examples: 3, f1: 0.0}\n"
+        "      - {perturbation: punctuation, property: invariance, examples: 3, f1: 0.0, xfail: 'a known weakness'}")
+    pytester.makefile(".audit.yaml", **{"audits/good": text})
+    pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-report", "r", "--qaaudit-report-pages=all")
+    run = RunResult.read(pytester.path / "r" / "results.json")
+    reasons = {c.nodeid.split("::", 1)[1]: c.xfail_reason for c in run.cases}
+    assert reasons == {"eiffel": "", "eiffel::robust[whitespace]": "", "eiffel::robust[punctuation]": "a known weakness",
+                       "seoul": ""}
+    titles = {}
+    for page in (pytester.path / "r" / "cases").iterdir():
+        html = page.read_text(encoding="utf-8")
+        titles[page.name] = re.search(r"<title>(.*?)</title>", html).group(1)
+        if "punctuation" in titles[page.name]:
+            assert 'class="xfail-reason"' in html and "a known weakness" in html
+    assert len(set(titles.values())) == 4   # each robustness check of a case has its own title
