@@ -152,8 +152,9 @@ def test_failing_case_reports_compactly_at_its_yaml_line(pytester, audits):
         "  FAILED focus.share?end? (line 10): measured *, expected >= 1 - answer*",
         "  predicted: * confidence 0.*",
         "  gold:      '1889'",
-        "  top-5 start tokens: *(*) *(*) *(*) *(*) *(*)  |delta| * steps)",
-        "  top-5 end tokens: *(*) *(*) *(*) *(*) *(*)  |delta| * steps)",
+        # each token as its word, the piece when the word has several, and the part of the input it is in
+        "  top-5 start tokens: * (*) [+-]* · * (*) [+-]* · * (*) [+-]* · * (*) [+-]* · * (*) [+-]*  |delta| * steps)",
+        "  top-5 end tokens: * (*) [+-]* · * (*) [+-]* · * (*) [+-]* · * (*) [+-]* · * (*) [+-]*  |delta| * steps)",
     ])
     result.stdout.fnmatch_lines_random([
         "FAILED audits/bad.audit.yaml::focus-fail - bad.audit.yaml:3: case 'focus-fail'",
