@@ -162,6 +162,19 @@ class Explanation:
                 out.append(i)
         return out
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the report's heatmaps, convergence delta and words (inline styles, no script)."""
+        from qaaudit.notebook import explanation_html
+
+        return explanation_html(self)
+
+    def visualize(self, *parts: str, gold: Sequence[str] = (), path: Any = None) -> Any:
+        """Display ``parts`` (``start``, ``end``, ``words``, ``tokens``, ``sub_embeddings``, ``layers``, or
+        ``all``) in a notebook, as transformers-interpret's ``visualize()`` does; see :func:`qaaudit.show`."""
+        from qaaudit.notebook import show
+
+        return show(self, *parts, gold=gold, path=path)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
