@@ -17,8 +17,9 @@ __all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "Verdict", "CaseResult", "RunRe
            "write_text_atomic", "OUTCOMES"]
 
 # /2: each distinct context once, in the top-level "contexts" (a case's "context" is its index there); the optional
-# case fields below left out where they hold their default; and no "message" where a check failed, since pytest's
-# text of a failed check only renders the case's verdicts and prediction (the report and the terminal draw them).
+# case fields below left out where they hold their default, "path" where it is the node id's file part and the
+# prediction's null fields; and no "message" where a check failed, since pytest's text of a failed check only
+# renders the case's verdicts and prediction (the report and the terminal draw them).
 # A dev set repeats a paragraph for each of its ~5 questions: /1 wrote a 10,570-question SQuAD-shaped predictions
 # run as 19.0 MB, /2 (with compact separators) as 9.4 MB.
 SCHEMA_VERSION = "qaaudit.results/2"
@@ -95,6 +96,8 @@ class CaseResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "CaseResult":
         kw = {k: d.get(k) for k in cls.__dataclass_fields__ if k in d}
+        if "path" not in kw and isinstance(d.get("nodeid"), str):   # results/2 leaves out a derivable path
+            kw["path"] = d["nodeid"].split("::", 1)[0]
         kw["tags"] = tuple(d.get("tags") or ())
         kw["gold"] = tuple(d.get("gold") or ())
         kw["verdicts"] = tuple(Verdict.from_dict(v) for v in d.get("verdicts") or ())
@@ -136,7 +139,12 @@ class RunResult:
                     del d[k]
             if "message" in d and any(v.passed is False for v in c.verdicts):
                 del d["message"]
+            if d["path"] == c.nodeid.split("::", 1)[0]:   # as the plugin writes it: the node id's file part
+                del d["path"]
+            if isinstance(d.get("prediction"), Mapping):
+                d["prediction"] = {k: v for k, v in d["prediction"].items() if v is not None}
             d["context"] = contexts.setdefault(c.context, len(contexts))
+            d["duration"] = round(c.duration, 6)   # a microsecond is enough; 17 digits of a float are not
             cases.append(d)
         return {
             "schema": SCHEMA_VERSION,

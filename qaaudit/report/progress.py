@@ -46,4 +46,10 @@ def terminal_progress(config: Any) -> ReportProgress | None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or config.get_verbosity() < -1:
         return None
-    return ReportProgress(lambda text: reporter.write_line(text))
+    def write(text: str) -> None:
+        # the report is written at session finish, when the progress line ("...  [100%]") may still be open
+        if getattr(getattr(reporter, "_tw", None), "width_of_current_line", 0):
+            reporter.write("\n")
+        reporter.write_line(text)
+
+    return ReportProgress(write)
