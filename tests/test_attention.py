@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import qaaudit
+import qaaudit.results
 from qaaudit.errors import SpecError
 from qaaudit.expect import evaluate_case
 from qaaudit.expect.attention import attention_tokens, attention_weights, check_attention
@@ -17,6 +18,8 @@ from qaaudit.explanation import Explanation
 from qaaudit.session import case_settings
 from qaaudit.spec import parse_audit
 from tinymodels import ARCHS
+
+pytest_plugins = ["pytester"]
 
 QUESTION, CONTEXT = "Where is the Eiffel Tower?", "The Eiffel Tower is located in Paris, the capital of France."
 
@@ -191,3 +194,25 @@ def test_bad_attention_expectations_point_at_their_line(expect, where, message):
     assert message in text
     line = where[0]
     assert re.search(rf"t\.audit\.yaml:{line}:\d+", text), text
+
+
+def test_through_the_plugin_the_report_draws_it(pytester, tiny_checkpoint, preloaded_qaaudit):
+    pytester.makefile(".audit.yaml", **{"audits/att": f"""
+model: {tiny_checkpoint("roberta")}
+cases:
+  - id: eiffel
+    question: {QUESTION}
+    context: {CONTEXT}
+    answer: Paris
+    expect:
+      prediction: false
+      attention: {{target: {{keywords: [Eiffel, Tower]}}, share: 0.0}}
+"""})
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-report", "r")
+    assert result.ret == pytest.ExitCode.OK
+    run = qaaudit.results.RunResult.read(pytester.path / "r" / "results.json")
+    (case,) = run.cases
+    assert [v.check for v in case.verdicts] == ["share[start]", "share[end]"]
+    assert case.explanation["attention"]["layers"] == 2
+    page = next((pytester.path / "r" / "cases").iterdir()).read_text(encoding="utf-8")
+    assert '<table class="grid attention"' in page and '<table class="grid attention-focused"' in page
