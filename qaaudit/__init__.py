@@ -29,6 +29,7 @@ _LAZY = {
     "explain_batch": "qaaudit.explainer",
     "CompletenessTarget": "qaaudit.attribute",
     "demo_model_path": "qaaudit.demo",
+    "show": "qaaudit.notebook",
 }
 
 __all__ = [
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from qaaudit.demo import demo_model_path
     from qaaudit.explainer import explain, explain_batch, predict, predict_batch
     from qaaudit.model import QAModel, load_model
+    from qaaudit.notebook import show
 
 
 def __getattr__(name: str) -> Any:

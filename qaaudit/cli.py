@@ -46,7 +46,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     model_path = args.model or str(demo_model_path())
     model = load_model(model_path, device=args.device)
     with _steps_bar(model, args.context) as progress:
-        expl = explain(model, args.question, args.context, n_steps=args.steps, progress=progress)
+        expl = explain(model, args.question, args.context, n_steps=args.steps, progress=progress,
+                       attention=args.attention, layers=args.layers)
     _out(render_explanation(expl, getattr(model, "name", model_path)))
     if args.html:
         _write_case_html(expl, args, getattr(model, "name", model_path))
@@ -81,7 +82,7 @@ def _steps_bar(model: Any, context: str) -> Iterator[Any]:
 
 def render_explanation(expl: Any, model_name: str) -> str:
     """The compact terminal view: answer, score, top-5 start/end tokens, deltas."""
-    from qaaudit.render import top_tokens_line
+    from qaaudit.render import top_attention_line, top_tokens_line
 
     a = expl.answer
     answer = "(no answer)" if a.is_null else f"{a.text!r}  [{a.start}:{a.end}]"
@@ -98,6 +99,9 @@ def render_explanation(expl: Any, model_name: str) -> str:
             rel = f"{t.rel_delta:.3g}" if t.rel_delta != float("inf") else "inf"
             deltas.append(f"{t.position} {t.delta:+.4g} (relative {rel}, {t.n_steps} steps)")
         lines.append("delta:    " + "; ".join(deltas))
+        if expl.attention:
+            for position in ("start", "end"):
+                lines.append(top_attention_line(expl, position, 5))
     else:
         lines.append("(no attributions for this prediction)")
     return "\n".join(lines)
@@ -265,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--context", required=True, help="the passage holding the answer")
     p.add_argument("--html", metavar="FILE", help="also write the report's case page for it to FILE")
     p.add_argument("--steps", type=int, metavar="N", help="integration steps (default: adaptive)")
+    p.add_argument("--attention", action="store_true",
+                   help="also record the attention from the predicted start and end tokens per layer (one more "
+                        "forward pass; printed, and drawn on the --html page)")
+    p.add_argument("--layers", action="store_true", help="also compute layer conductance (drawn on the --html page)")
     p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
     p.set_defaults(func=_cmd_explain)
 

@@ -21,6 +21,7 @@ from qaaudit.attribute import (
     layer_conductance,
     sub_embedding_attributions,
 )
+from qaaudit.attention import target_attention
 from qaaudit.decode import decode, masked_probabilities
 from qaaudit.encode import Encoding, encode, input_names_for
 from qaaudit.errors import InvalidArgument
@@ -173,6 +174,7 @@ def explain(
     baseline: str = "pad",
     sub_embeddings: bool = False,
     layers: bool = False,
+    attention: bool = False,
     autocast: str | None = None,
     top_k: int = 1,
     max_answer_len: int = 15,
@@ -189,7 +191,8 @@ def explain(
     Give ``n_steps`` for a fixed rule, or ``target`` (default: |delta| <= 0.05 absolute
     and relative) to refine the integral until the completeness delta is small enough.
     ``sub_embeddings`` and ``layers`` add the tutorial's word/token-type/position
-    attributions and per-layer conductance (``aux_steps`` steps each). ``progress(done, planned)``
+    attributions and per-layer conductance (``aux_steps`` steps each); ``attention`` the attention weights
+    from the predicted start and end tokens per layer (one more forward pass). ``progress(done, planned)``
     reports integration steps as they finish.
     """
     decode_kw = _decode_args(top_k, max_answer_len, handle_impossible_answer, align_to_words, n_steps)
@@ -199,8 +202,8 @@ def explain(
                                baseline=baseline, n_steps=n_steps, target=target, method=method,
                                chunk_size=chunk_size, autocast=autocast, progress=progress)
     return _assemble(qa, prep, run, baseline=baseline, sub_embeddings=sub_embeddings, layers=layers,
-                     aux_steps=aux_steps, chunk_size=chunk_size, max_seq_len=max_seq_len, doc_stride=doc_stride,
-                     decode_kw=decode_kw)
+                     attention=attention, aux_steps=aux_steps, chunk_size=chunk_size, max_seq_len=max_seq_len,
+                     doc_stride=doc_stride, decode_kw=decode_kw)
 
 
 def explain_batch(
@@ -213,6 +216,7 @@ def explain_batch(
     baseline: str = "pad",
     sub_embeddings: bool = False,
     layers: bool = False,
+    attention: bool = False,
     autocast: str | None = None,
     top_k: int = 1,
     max_answer_len: int = 15,
@@ -238,13 +242,13 @@ def explain_batch(
         qa, [IGCase(p.inputs, p.s_idx - p.lo, p.e_idx - p.lo, p.keep) for p in preps], baseline=baseline,
         n_steps=n_steps, target=target, method=method, autocast=autocast, token_budget=token_budget)
     return [_assemble(qa, prep, run, baseline=baseline, sub_embeddings=sub_embeddings, layers=layers,
-                      aux_steps=aux_steps, chunk_size=chunk_size, max_seq_len=max_seq_len, doc_stride=doc_stride,
-                      decode_kw=decode_kw) for prep, run in zip(preps, runs)]
+                      attention=attention, aux_steps=aux_steps, chunk_size=chunk_size, max_seq_len=max_seq_len,
+                      doc_stride=doc_stride, decode_kw=decode_kw) for prep, run in zip(preps, runs)]
 
 
 def _assemble(qa: Any, prep: _Prepared, run: Any, *, baseline: str, sub_embeddings: bool, layers: bool,
               aux_steps: int, chunk_size: int | None, max_seq_len: int | None, doc_stride: int | None,
-              decode_kw: Mapping[str, Any]) -> Explanation:
+              decode_kw: Mapping[str, Any], attention: bool = False) -> Explanation:
     """The :class:`Explanation` of a prepared pair from its IG run (plus the optional extra attributions)."""
     enc, w, lo, inputs, keep = prep.enc, prep.w, prep.lo, prep.inputs, prep.keep
     s_idx, e_idx = prep.s_idx, prep.e_idx
@@ -282,6 +286,7 @@ def _assemble(qa: Any, prep: _Prepared, run: Any, *, baseline: str, sub_embeddin
         lc = layer_conductance(qa, inputs, s_idx - lo, e_idx - lo, keep=keep, baseline=baseline,
                                n_steps=aux_steps, chunk_size=chunk_size)
         lay = {p: tuple(tuple(float(x) for x in row) for row in m) for p, m in lc.items()}
+    att = target_attention(qa, inputs, s_idx - lo, e_idx - lo) if attention else None
     settings = dict(run.settings)
     settings.update(
         steps_history=[list(h) for h in run.history], converged=run.converged, max_seq_len=max_seq_len or qa.max_seq_len,
@@ -293,7 +298,7 @@ def _assemble(qa: Any, prep: _Prepared, run: Any, *, baseline: str, sub_embeddin
         question=question, context=context, answer=best, answers=tuple(prep.result.answers),
         null_score=prep.result.null_score, tokens=tokens, offsets=offsets, segments=tuple(segments), window=w,
         n_windows=len(enc.windows), start=targets["start"], end=targets["end"], sub_embeddings=sub,
-        layer_conductance=lay, settings=settings,
+        layer_conductance=lay, settings=settings, attention=att,
     )
 
 

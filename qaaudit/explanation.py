@@ -138,6 +138,8 @@ class Explanation:
     sub_embeddings: Mapping[str, Mapping[str, tuple[float, ...]]] | None = None
     layer_conductance: Mapping[str, tuple[tuple[float, ...], ...]] | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # per target: attention from its token, layers x tokens (heads averaged, and the most focused head)
+    attention: Mapping[str, Any] | None = None
 
     @property
     def has_attributions(self) -> bool:
@@ -160,6 +162,19 @@ class Explanation:
                 out.append(i)
         return out
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the report's heatmaps, convergence delta and words (inline styles, no script)."""
+        from qaaudit.notebook import explanation_html
+
+        return explanation_html(self)
+
+    def visualize(self, *parts: str, gold: Sequence[str] = (), path: Any = None) -> Any:
+        """Display ``parts`` (``start``, ``end``, ``words``, ``tokens``, ``sub_embeddings``, ``layers``, or
+        ``all``) in a notebook, as transformers-interpret's ``visualize()`` does; see :func:`qaaudit.show`."""
+        from qaaudit.notebook import show
+
+        return show(self, *parts, gold=gold, path=path)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
@@ -177,6 +192,7 @@ class Explanation:
             "sub_embeddings": _plain(self.sub_embeddings),
             "layer_conductance": _plain(self.layer_conductance),
             "settings": _plain(self.settings),
+            "attention": _plain(self.attention),
         }
 
     @classmethod
@@ -197,6 +213,7 @@ class Explanation:
             sub_embeddings={k: {p: tup(v) for p, v in m.items()} for k, m in sub.items()} if sub else None,
             layer_conductance={k: tup(v) for k, v in lc.items()} if lc else None,
             settings=dict(d.get("settings") or {}),
+            attention=d.get("attention") or None,
         )
 
 

@@ -7,6 +7,7 @@ files stay as fast as without the plugin.
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="delete the explanation cache before the run")
     group.addoption("--qaaudit-report", dest="qaaudit_report", metavar="DIR", default=None,
                     help="directory for the HTML report and results.json (default: reports/)")
+    group.addoption("--qaaudit-report-pages", dest="qaaudit_report_pages", metavar="N|all", default=None,
+                    type=_report_pages,
+                    help="case pages for every item that did not pass and N sampled passes (default 100), or all")
     group.addoption("--qaaudit-no-report", dest="qaaudit_no_report", action="store_true",
                     help="do not write the HTML report (attributions are then computed only where expected)")
     group.addoption("--qaaudit-baseline", dest="qaaudit_baseline", metavar="MODEL", default=None,
@@ -57,12 +61,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("qaaudit_patterns", "file name patterns of audit files", type="args",
                   default=["*.audit.yaml", "*.audit.yml"])
     parser.addini("qaaudit_report_dir", "directory for the HTML report", default="reports")
+    parser.addini("qaaudit_report_pages", "case pages: N sampled passes beside every other item (default 100), or all",
+                  default="")
     parser.addini("qaaudit_cache", "use the explanation cache (.qaaudit_cache/)", type="bool", default=True)
     parser.addini("qaaudit_baseline", "baseline model for regression checks", default="")
     parser.addini("qaaudit_batch", "explain the selected cases in batches: auto (on a GPU), on, off", default="auto")
 
 
+def _report_pages(value: str) -> str:
+    """``all`` or a whole number (checked here so that a typo fails at once, not after the run)."""
+    if value.strip().lower() == "all" or value.strip().isdigit():
+        return value.strip().lower()
+    raise argparse.ArgumentTypeError(f"{value!r} is neither 'all' nor a whole number of sampled passes, e.g. 200")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    ini = config.getini("qaaudit_report_pages")
+    if ini:
+        try:
+            _report_pages(ini)
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"qaaudit: ini option qaaudit_report_pages: {exc}") from None
     config.pluginmanager.register(_RunHooks(config), "qaaudit-run")
     config.addinivalue_line("markers", "qaaudit: an item collected from a qaaudit audit file")
 
@@ -191,7 +210,12 @@ class _RunHooks:
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.recorder.plan_ids(ids)
 
+    @pytest.hookimpl(tryfirst=True)   # before junitxml writes the item's <testcase>
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if getattr(report, "qaaudit", None) is not None and getattr(self.config.option, "xmlpath", None):
+            from qaaudit.junit import name_in_junit_xml
+
+            name_in_junit_xml(self.config, report)
         self.recorder.add(report)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -51,7 +51,7 @@ def item_payload(item: Any) -> dict[str, Any]:
         check_name=check.name if check is not None else None,
         tags=list(case.tags), question=case.question, context=case.context,
         gold=[a.text for a in case.answers], unanswerable=bool(case.unanswerable),
-        xfail_reason=getattr(case, "xfail", None) or "",
+        xfail_reason=_xfail_reason(item),
     )
     outcome = getattr(item, "outcome_data", None)
     if outcome is not None:
@@ -59,6 +59,14 @@ def item_payload(item: Any) -> dict[str, Any]:
         if outcome.baseline is not None:
             payload["baseline"] = _side(outcome.baseline)
     return payload
+
+
+def _xfail_reason(item: Any) -> str:
+    """The reason of the xfail marker the item carries: a robustness check's own, or its case's."""
+    mark = item.get_closest_marker("xfail") if hasattr(item, "get_closest_marker") else None
+    if mark is None:
+        return ""
+    return str(mark.kwargs.get("reason") or (mark.args[0] if mark.args and isinstance(mark.args[0], str) else ""))
 
 
 def _outcome_of(report: Any) -> str:
@@ -260,10 +268,14 @@ class Recorder:
         if not opt("qaaudit_no_report"):
             out = report_dir(self.config)
             from qaaudit.report import write_report
+            from qaaudit.report.pages import DEFAULT_SAMPLE
+            from qaaudit.report.progress import terminal_progress
 
+            pages = opt("qaaudit_report_pages") or self.config.getini("qaaudit_report_pages") or DEFAULT_SAMPLE
             try:
                 # the gate's comparison, so the report classifies nothing again; the baseline run for its heatmaps
-                self.report_path = write_report(run, out, comparison=comparison, baseline=baseline_run)
+                self.report_path = write_report(run, out, comparison=comparison, baseline=baseline_run, pages=pages,
+                                                progress=terminal_progress(self.config))
             except (OSError, QAAuditError) as exc:
                 self.write_failed = True
                 self.notes.append(_write_failure(out, exc))

@@ -3,17 +3,50 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["failure_message", "robustness_message", "top_tokens_line"]
+__all__ = ["failure_message", "robustness_message", "top_tokens_line", "token_label", "top_attention_line"]
 
 
 def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else repr(v) if isinstance(v, str) else str(v)
 
 
-def top_tokens_line(explanation: Any, position: str, k: int = 5) -> str:
+_PIECE_MARKS = ("##", "\u2581", "\u0120")   # WordPiece continuation, SentencePiece and byte-level BPE word starts
+
+
+def token_label(explanation: Any, position: str, i: int) -> str:
+    """Token ``i`` as a reader knows it: its word, the piece when the word has several, and its part
+    (``Paris (context)``, ``서울특별시 ‹서울› (context)``, ``[CLS] (special)``)."""
     t = explanation.target(position)
-    parts = [f"{explanation.tokens[i]}({t.attributions[i]:+.2f})" for i in t.top_tokens(k)]
-    return f"top-{k} {position} tokens: " + " ".join(parts)
+    part = explanation.segments[i] if i < len(explanation.segments) else "?"
+    word = next((w for w in t.words if i in w.tokens), None)
+    if word is None:
+        return f"{explanation.tokens[i]} ({part})"
+    piece = explanation.tokens[i]
+    for mark in _PIECE_MARKS:
+        piece = piece.removeprefix(mark)
+    shown = word.text if len(word.tokens) == 1 or not piece else f"{word.text} \u2039{piece}\u203a"
+    return f"{shown} ({part})"
+
+
+def top_tokens_line(explanation: Any, position: str, k: int = 5) -> str:
+    """The ``k`` most attributed tokens of a target, each with its word and part of the input."""
+    t = explanation.target(position)
+    parts = [f"{token_label(explanation, position, i)} {t.attributions[i]:+.2f}" for i in t.top_tokens(k)]
+    return f"top-{k} {position} tokens: " + " · ".join(parts)
+
+
+def top_attention_line(explanation: Any, position: str, k: int = 5, layers: int = 2) -> str:
+    """The ``k`` question/context tokens the predicted ``position`` token attends to most (last ``layers`` layers,
+    heads averaged)."""
+    from qaaudit.expect.attention import attention_weights
+
+    weights = attention_weights(explanation, position, layers, "mean") or []
+    pool = [i for i, seg in enumerate(explanation.segments) if seg in ("question", "context") and i < len(weights)]
+    top = sorted(pool, key=lambda i: weights[i], reverse=True)[:k]
+    total = sum(weights[i] for i in pool) or 1.0
+    n = min(layers, int((explanation.attention or {}).get("layers") or layers))
+    parts = [f"{token_label(explanation, position, i)} {weights[i] / total:.0%}" for i in top]
+    return f"attention from {position} (last {n} layers): " + " · ".join(parts)
 
 
 def failure_message(case: Any, outcome: Any) -> str:

@@ -16,9 +16,17 @@ from typing import Any, Mapping, Sequence
 __all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "Verdict", "CaseResult", "RunResult", "write_json_atomic",
            "write_text_atomic", "OUTCOMES", "RUN_STATUSES"]
 
-# /2 records whether the run finished (``status``) and the items that did not run.
+# /2 records whether the run finished (``status``, ``status_detail``) and the items that did not run
+# (outcome ``not_run``). It also writes each distinct context once, in the top-level "contexts" (a case's
+# "context" is its index there); the optional case fields below left out where they hold their default, "path" where it is the node id's file part and the
+# prediction's null fields; and no "message" where a check failed, since pytest's text of a failed check only
+# renders the case's verdicts and prediction (the report and the terminal draw them).
+# A dev set repeats a paragraph for each of its ~5 questions: /1 wrote a 10,570-question SQuAD-shaped predictions
+# run as 19.0 MB, /2 (with compact separators) as 9.4 MB.
 SCHEMA_VERSION = "qaaudit.results/2"
 READABLE_SCHEMAS = ("qaaudit.results/1", SCHEMA_VERSION)
+_OPTIONAL = {"kind": "case", "check_name": None, "unanswerable": False, "explanation": None, "robustness": None,
+             "message": "", "xfail_reason": ""}
 # "not_run": selected, but the run ended before the item did (interrupted, -x, a crash)
 OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error", "not_run")
 # complete: every selected item ran. interrupted: Ctrl-C or SIGTERM. incomplete: stopped early (-x,
@@ -94,6 +102,8 @@ class CaseResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "CaseResult":
         kw = {k: d.get(k) for k in cls.__dataclass_fields__ if k in d}
+        if "path" not in kw and isinstance(d.get("nodeid"), str):   # results/2 leaves out a derivable path
+            kw["path"] = d["nodeid"].split("::", 1)[0]
         kw["tags"] = tuple(d.get("tags") or ())
         kw["gold"] = tuple(d.get("gold") or ())
         kw["verdicts"] = tuple(Verdict.from_dict(v) for v in d.get("verdicts") or ())
@@ -134,8 +144,24 @@ class RunResult:
         return replace(self, gate=gate)
 
     def to_dict(self) -> dict[str, Any]:
+        contexts: dict[str, int] = {}
+        cases = []
+        for c in self.cases:
+            d = c.to_dict()
+            for k, default in _OPTIONAL.items():
+                if d[k] == default:
+                    del d[k]
+            if "message" in d and any(v.passed is False for v in c.verdicts):
+                del d["message"]
+            if d["path"] == c.nodeid.split("::", 1)[0]:   # as the plugin writes it: the node id's file part
+                del d["path"]
+            if isinstance(d.get("prediction"), Mapping):
+                d["prediction"] = {k: v for k, v in d["prediction"].items() if v is not None}
+            d["context"] = contexts.setdefault(c.context, len(contexts))
+            d["duration"] = round(c.duration, 6)   # a microsecond is enough; 17 digits of a float are not
+            cases.append(d)
         return {
-            "schema": self.schema,
+            "schema": SCHEMA_VERSION,
             "status": self.status,
             "status_detail": self.status_detail,
             "notes": list(self.notes),
@@ -148,7 +174,8 @@ class RunResult:
             "totals": self.totals,
             "gate": self.gate,
             "baseline": self.baseline,
-            "cases": [c.to_dict() for c in self.cases],
+            "contexts": list(contexts),
+            "cases": cases,
         }
 
     @classmethod
@@ -159,8 +186,13 @@ class RunResult:
         status = d.get("status", "unknown") if schema == SCHEMA_VERSION else "unknown"
         if status not in RUN_STATUSES:
             raise ValueError(f"run status {status!r} is not one of {', '.join(RUN_STATUSES)}")
+        contexts = d.get("contexts") or []
+        cases = d.get("cases") or ()
+        if schema != READABLE_SCHEMAS[0]:
+            cases = [{**c, "context": contexts[c["context"]]} if isinstance(c.get("context"), int) else c
+                     for c in cases]
         return cls(
-            cases=tuple(CaseResult.from_dict(c) for c in d.get("cases") or ()),
+            cases=tuple(CaseResult.from_dict(c) for c in cases),
             model=d.get("model") or {}, versions=d.get("versions") or {}, device=d.get("device", "cpu"),
             started=d.get("started", ""), duration=d.get("duration", 0.0), gate=d.get("gate"),
             baseline=d.get("baseline"), schema=SCHEMA_VERSION, status=status,
@@ -175,7 +207,7 @@ class RunResult:
 
 
 _CORE_KEYS = frozenset(("schema", "status", "status_detail", "notes", "model", "versions", "device", "started",
-                        "duration", "totals", "gate", "baseline", "cases"))
+                        "duration", "totals", "gate", "baseline", "cases", "contexts"))
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
@@ -199,12 +231,13 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     """Write ``data`` as strict JSON (a NaN or infinity becomes null), atomically.
 
     Compact and without a prior walk of the data: with ``indent`` json falls back to its pure-Python
-    encoder, and that and the walk were half of a cached audit run's time.
+    encoder, and that and the walk were half of a cached audit run's time; without the blanks after
+    separators a 10,570-case run is 0.9 MB smaller.
     """
     try:
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except ValueError:  # a non-finite float somewhere: the slow path nulls it
         from qaaudit.explanation import _plain
 
-        text = json.dumps(_plain(data), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(_plain(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     write_text_atomic(path, text)

@@ -446,6 +446,17 @@ def _span_record(what: str, doc: str) -> Record:
 
 FOCUS = _span_record("target, share, top_k, mass, position", ">= this")
 AVOID = _span_record("target, share, top_k, mass, position", "<= this")
+ATTENTION = Record({
+    "target": Field(AnyOf([*TARGET.options, Record({"keywords": Field(
+        ListOf(Text(), 1), "texts of the question (every occurrence of each counts)", required=True)},
+        what="keywords")]), "question (default) | answer | {keywords: [...]} | {text: ...} | {start: .., end: ..}"),
+    "share": Field(FRACTION, "share of the attention (from the predicted start/end token, on question and context "
+                             "tokens) that lands on the target: >= this"),
+    "top_k": Field(COUNT, "a target token among the k most attended tokens"),
+    "layers": Field(COUNT, "average over the last n layers (default 2)"),
+    "head": Field(Choice(("mean", "focused")), "mean: heads averaged (default); focused: each layer's most focused head"),
+    "position": Field(POSITION, "attention from the predicted start, end or both (default)"),
+}, what="target, share, top_k, layers, head, position")
 
 
 def _family(record: Record) -> AnyOf:
@@ -480,6 +491,8 @@ def _expect(in_case: bool) -> Record:
                             "attribution concentrates on a span")
     fields["avoid"] = Field(AnyOf([AVOID, ListOf(AVOID, 1)]) if in_case else AVOID,
                             "attribution stays off a span")
+    fields["attention"] = Field(AnyOf([Boolean(), ATTENTION, ListOf(ATTENTION, 1)]) if in_case else ATTENTION,
+                                "the attention from the answer tokens lands on a target (the question's key words)")
     fields["completeness"] = Field(_family(COMPLETENESS), "integrated-gradients convergence delta")
     fields["faithfulness"] = Field(_family(FAITHFULNESS), "ERASER comprehensiveness and sufficiency")
     return Record(fields, what=", ".join(fields))
@@ -516,6 +529,7 @@ ATTRIBUTION = Record({
     "baseline": Field(Choice(BASELINES), "reference input"),
     "sub_embeddings": Field(Boolean(), "also attribute word/position/type embeddings"),
     "layers": Field(Boolean(), "also compute layer conductance"),
+    "attention": Field(Boolean(), "also record the attention from the predicted start and end tokens per layer"),
     "autocast": Field(Nullable(AnyOf([Boolean(), Choice(("bf16", "fp16", "bfloat16", "float16"))])), "mixed precision"),
 }, what="steps, target, max_steps, method, baseline, ...")
 

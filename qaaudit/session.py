@@ -331,6 +331,7 @@ class AuditSession:
         method = s.get("method") if (s.get("steps") is not None or s.get("method") in ADAPTIVE_METHODS) else None
         return dict(n_steps=s.get("steps"), target=target, method=method, baseline=s.get("baseline", "pad"),
                     sub_embeddings=bool(s.get("sub_embeddings")), layers=bool(s.get("layers")),
+                    attention=bool(s.get("attention")),
                     autocast=s.get("autocast") or self.options.autocast, **decode_kwargs(settings))
 
     # -- explanations, cached
@@ -553,6 +554,8 @@ def case_settings(case: Any) -> dict[str, Any]:
         "baseline": a.baseline,
         "sub_embeddings": bool(a.sub_embeddings),
         "layers": bool(a.layers),
+        # only when asked for: a key always present would change every existing cache key
+        **({"attention": True} if a.attention else {}),
         "autocast": autocast,
         "max_answer_len": case.max_answer_len,
         "handle_impossible_answer": case.handle_impossible_answer,

@@ -32,6 +32,7 @@ __all__ = [
     "AvoidExpectation",
     "CompletenessExpectation",
     "FaithfulnessExpectation",
+    "AttentionExpectation",
     "Expectation",
     "RobustnessSpec",
     "AttributionSettings",
@@ -49,6 +50,7 @@ BUILTIN_THRESHOLDS: Mapping[str, Mapping[str, Any]] = {
     "avoid": {"share": 0.1, "mass": "positive", "position": "both"},
     "completeness": {"rel_delta": 0.1},
     "faithfulness": {"comprehensiveness": 0.2, "sufficiency": 0.3, "top_percent": 20.0},
+    "attention": {"target": "question", "share": 0.3, "layers": 2, "head": "mean", "position": "both"},
 }
 # Thresholds that stand in for one another: a layer (file defaults, case) that sets any of a
 # group replaces the whole group of the layer below, so `f1: 0.8` in a case drops a default
@@ -59,6 +61,7 @@ THRESHOLD_GROUPS: Mapping[str, tuple[str, ...]] = {
     "avoid": ("share", "top_k"),
     "completeness": ("abs_delta", "rel_delta"),
     "faithfulness": ("comprehensiveness", "sufficiency"),
+    "attention": ("share", "top_k"),
 }
 # Markers pytest gives a meaning of its own; a tag with one of these names would change the run.
 _RESERVED_TAGS = {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings"}
@@ -98,18 +101,22 @@ class SpanTarget:
     """What a focus/avoid expectation looks at.
 
     ``kind``: ``answer`` (the gold spans), ``question`` (the whole question),
-    ``text`` (every occurrence of ``text`` in the context) or ``range``
-    (``context[start:end]``).
+    ``text`` (every occurrence of ``text`` in the context), ``range``
+    (``context[start:end]``) or, for attention, ``keywords`` (every occurrence of each of
+    ``keywords`` in the question).
     """
 
     kind: str
     text: str | None = None
     start: int | None = None
     end: int | None = None
+    keywords: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.kind == "text":
             return f"text {self.text!r}"
+        if self.kind == "keywords":
+            return "question keywords " + ", ".join(map(repr, self.keywords))
         if self.kind == "range":
             return f"characters [{self.start}, {self.end})"
         return self.kind
@@ -172,9 +179,28 @@ class FaithfulnessExpectation:
     top_percent: float = 20.0
 
 
+@dataclass(frozen=True)
+class AttentionExpectation:
+    """The attention from the predicted start/end token, over the last ``layers`` layers, that lands on the target:
+    its share of the attention on question and context tokens >= ``share``, and/or a target token in the ``top_k``."""
+
+    family: ClassVar[str] = "attention"
+    line: int | None
+    target: SpanTarget
+    share: float | None = None
+    top_k: int | None = None
+    layers: int = 2             # the last n layers, averaged
+    head: str = "mean"          # mean (heads averaged) | focused (each layer's most focused head)
+    position: str = "both"
+
+    @property
+    def positions(self) -> tuple[str, ...]:
+        return ("start", "end") if self.position == "both" else (self.position,)
+
+
 Expectation = Union[PredictionExpectation, UnanswerableExpectation, FocusExpectation, AvoidExpectation,
-                    CompletenessExpectation, FaithfulnessExpectation]
-_NEEDS_ATTRIBUTIONS = ("focus", "avoid", "completeness", "faithfulness")
+                    CompletenessExpectation, FaithfulnessExpectation, AttentionExpectation]
+_NEEDS_ATTRIBUTIONS = ("focus", "avoid", "completeness", "faithfulness", "attention")
 
 
 @dataclass(frozen=True)
@@ -213,6 +239,7 @@ class AttributionSettings:
     baseline: str = "pad"
     sub_embeddings: bool = False
     layers: bool = False
+    attention: bool = False          # attention weights from the predicted start/end tokens (one more forward)
     autocast: bool | str | None = None
 
 
@@ -338,6 +365,7 @@ class _Builder:
     def __init__(self, path: str, problems: Problems) -> None:
         self.path = path
         self.problems = problems
+        self.question = ""      # of the case being built (attention keywords are looked up in it)
 
     def add(self, message: str, mark: Mark | None, hint: str | None = None) -> None:
         self.problems.add(message, mark, hint)
@@ -392,10 +420,19 @@ class _Builder:
         kw.update(raw.get("target", {}))
         return AttributionSettings(**{**base.__dict__, **kw})
 
+    def case_attribution(self, base: AttributionSettings, raw: YMap | None,
+                         expectations: Sequence[Any]) -> AttributionSettings:
+        """A case's settings; an attention expectation needs the attention pass, so it turns it on."""
+        settings = self.attribution(base, raw)
+        if not settings.attention and any(e.family == "attention" for e in expectations):
+            settings = AttributionSettings(**{**settings.__dict__, "attention": True})
+        return settings
+
     # -- case ---------------------------------------------------------------------------------
     def case(self, raw: YMap, mark: Mark, defaults: Defaults, raw_defaults: YMap,
              file_normalization: str) -> Case | None:
         context, question = raw["context"], raw["question"]
+        self.question = question
         where = f"case {raw['id']!r}"
         known_problems = len(self.problems.errors)
         if "::" in raw["id"]:
@@ -434,7 +471,7 @@ class _Builder:
             normalization=raw.get("normalization", file_normalization),
             expectations=expectations,
             robustness=robustness,
-            attribution=self.attribution(defaults.attribution, raw.get("attribution")),
+            attribution=self.case_attribution(defaults.attribution, raw.get("attribution"), expectations),
             max_answer_len=raw.get("max_answer_len", defaults.max_answer_len),
             handle_impossible_answer=handle, max_seq_len=max_seq_len, doc_stride=doc_stride,
             align_to_words=raw.get("align_to_words", defaults.align_to_words),
@@ -531,6 +568,14 @@ class _Builder:
                 spec = self.span_expectation(cls, item, mark, defaults, answers, context, where)
                 if spec is not None:
                     out.append(spec)
+        value = expect.get("attention")
+        if value is not None and value is not False:
+            entries = [(v, value.item_mark(i)) for i, v in enumerate(value)] if isinstance(value, YList) \
+                else [(value, expect.key_mark("attention"))]
+            for item, mark in entries:
+                spec = self.attention_expectation(item, mark, defaults, answers, context, where)
+                if spec is not None:
+                    out.append(spec)
         for family, cls, keys in (
             ("completeness", CompletenessExpectation, ("abs_delta", "rel_delta")),
             ("faithfulness", FaithfulnessExpectation, ("comprehensiveness", "sufficiency", "top_percent")),
@@ -567,6 +612,30 @@ class _Builder:
             return None
         return cls(mark.line, target=target, share=settings.get("share"), top_k=settings.get("top_k"),
                    mass=settings.get("mass", "positive"), position=settings.get("position", "both"))
+
+    def attention_expectation(self, item: Any, mark: Mark, defaults: Defaults, answers: tuple[GoldAnswer, ...],
+                              context: str, where: str) -> AttentionExpectation | None:
+        settings = self.merged("attention", item, defaults)
+        if settings.get("share") is None and settings.get("top_k") is None:
+            self.add(f"attention of {where} sets neither `share` nor `top_k`", mark, "add `share: 0.3` or `top_k: 5`")
+            return None
+        tmark = item.value_mark("target") if isinstance(item, YMap) and "target" in item else mark
+        raw = settings["target"]
+        if isinstance(raw, Mapping) and "keywords" in raw:
+            missing = [(i, k) for i, k in enumerate(raw["keywords"]) if k not in self.question]
+            for i, k in missing:
+                hint = _closest(k, self.question)
+                self.add(f"attention keyword {k!r} of {where} does not occur in the question", raw["keywords"].item_mark(i)
+                         if isinstance(raw["keywords"], YList) else tmark,
+                         (hint + " " if hint else "") + "copy the key word from the question exactly")
+            target = None if missing else SpanTarget("keywords", keywords=tuple(raw["keywords"]))
+        else:
+            target = self.target(raw, tmark, answers, context, "attention", where)
+        if target is None:
+            return None
+        return AttentionExpectation(mark.line, target=target, share=settings.get("share"), top_k=settings.get("top_k"),
+                                    layers=settings.get("layers", 2), head=settings.get("head", "mean"),
+                                    position=settings.get("position", "both"))
 
     def target(self, value: Any, mark: Mark, answers: tuple[GoldAnswer, ...], context: str, family: str,
                where: str) -> SpanTarget | None:

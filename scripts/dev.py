@@ -49,9 +49,20 @@ def ensure_venv() -> None:
     STAMP.write_text(fp)
 
 
+def _has_korean_font() -> bool:
+    fc = shutil.which("fc-list")
+    if not fc:
+        return False
+    return bool(subprocess.run([fc, ":lang=ko"], capture_output=True, text=True).stdout.strip())
+
+
 def ensure_browser() -> None:
-    """Install Debian's chromium for the report's browser test (CI only)."""
-    if shutil.which("chromium") or os.environ.get("CI") != "true":
+    """Install Debian's chromium, and a Korean font for it, for the report's browser tests (CI only).
+
+    The browser tests check that Hangul renders as glyphs; a bare Debian has no font with Hangul, so without
+    fonts-noto-cjk every Korean text of a screenshot is a row of boxes.
+    """
+    if os.environ.get("CI") != "true" or (shutil.which("chromium") and _has_korean_font()):
         return
     if not shutil.which("apt-get"):
         print("no apt-get: the browser test will be skipped", flush=True)
@@ -59,9 +70,9 @@ def ensure_browser() -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     try:
         _run("apt-get", "update", "-qq", env=env)
-        _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=env)
-    except subprocess.CalledProcessError as exc:  # the test then skips with its reason
-        print(f"chromium could not be installed ({exc}); the browser test will be skipped", flush=True)
+        _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-noto-cjk", env=env)
+    except subprocess.CalledProcessError as exc:  # the tests then skip with their reasons
+        print(f"chromium or fonts-noto-cjk could not be installed ({exc}); browser tests will be skipped", flush=True)
 
 
 def main(argv: list[str]) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,6 +168,32 @@ def test_explain_prints_the_compact_view_and_writes_html(tiny_checkpoint, tmp_pa
     assert "top-5 start tokens:" in out and "top-5 end tokens:" in out
     assert "delta:    start " in out and "4 steps" in out
     assert html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+
+
+@pytest.mark.parametrize("arch", ["roberta", "xlm-roberta", "bert"])
+def test_explain_names_the_part_and_shows_words(tiny_checkpoint, tmp_path, capsys, arch):
+    """Top tokens as words of the question or the context, never raw ▁/Ġ/## pieces; --attention adds the
+    attention lines, --html a self-contained page with no gold legend (there is no gold)."""
+    pytest.importorskip("qaaudit.explainer")
+    html = tmp_path / "case.html"
+    question, context = "Where is the Eiffel Tower?", "The Eiffel Tower is located in Paris, the capital of France."
+    code = main(["explain", "--model", str(tiny_checkpoint(arch)), "--question", question, "--context", context,
+                 "--steps", "2", "--attention", "--html", str(html), "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [ln for ln in out.splitlines() if ln.startswith(("top-5", "attention from"))]
+    assert [ln.split(":")[0] for ln in lines] == ["top-5 start tokens", "top-5 end tokens", "attention from start (last 2 layers)",
+                                                "attention from end (last 2 layers)"]
+    for ln in lines:
+        entries = ln.split(": ", 1)[1].split(" · ")
+        assert len(entries) == 5
+        for entry in entries:
+            word, part = re.match(r"(.+?)(?: ‹.*›)? \((question|context|special)\) ", entry).groups()
+            assert not word.startswith(("\u2581", "\u0120", "##"))
+            assert part == "special" or word in (question if part == "question" else context), entry
+    page = html.read_text(encoding="utf-8")
+    assert "<style>" in page and '<link rel="stylesheet"' not in page and "<script" not in page
+    assert "gold answer" not in page and 'class="gold"' not in page and "Attention from the predicted" in page
 
 
 def test_explain_bad_model_is_one_line(tmp_path, capsys):

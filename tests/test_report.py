@@ -170,7 +170,7 @@ def test_heatmap_has_one_element_per_token(run, tmp_path):
     # colour follows Captum's mapping
     first = case.explanation["start"]["attributions"][0]
     assert f'data-i="0" style="background-color: {color(first)}"' in html
-    assert "Sub-embeddings, start" in html and html.count("<svg") == 2
+    assert "Sub-embeddings, start" in html and html.count("<table class=\"grid conductance\"") == 1
 
 
 def test_captum_colour_mapping():
@@ -225,8 +225,9 @@ def test_comparison_from_baseline_run(run, tmp_path):
     assert statuses[:2] == ["pass-fail", "fail-pass"] and len(statuses) == len(run.cases)
     assert "regression" in html and "released-qa" in html
     page = read(out / "cases" / case_filename("audits/facts.audit.yaml::wrong", "wrong"))
-    # both models' heatmaps side by side
-    assert 'class="cols compare"' in page and page.count('class="target-start"') == 2
+    # both models' heatmaps, one above the other (each full width: side by side squeezed them to a few tokens)
+    assert 'class="compare-side candidate"' in page and 'class="compare-side baseline"' in page
+    assert page.count('class="target-start"') == 2
     assert page.count("heatmap-main") == 1
 
 
@@ -339,19 +340,23 @@ def test_case_page_shows_the_per_token_error_estimate():
 
 
 def test_layer_and_sub_embedding_layouts_are_recognised():
-    from qaaudit.report.view import layer_view, sub_embedding_view
+    from qaaudit.report.view import grids_view, sub_embedding_view
 
     expl = make_explanation("Who?", "Kim wrote it.", "Kim")
     n = sum(t != "[PAD]" for t in expl.tokens)
-    layers = layer_view(expl)   # stored layers x tokens (4 x L)
-    assert [b["position"] for b in layers] == ["start", "end"]
-    assert layers[0]["n_layers"] == 4 and len(layers[0]["svg"]["cells"]) == 4 * n
-    assert len(layers[0]["svg"]["cols"]) == n
+    (grid,) = grids_view(expl)   # stored layers x tokens (4 x L): one row per token, 4 + gap + 4 cells
+    assert [g["title"] for g in grid["groups"]] == ["→ start", "→ end"]
+    assert [len(g["heads"]) for g in grid["groups"]] == [4, 4]
+    assert len(grid["rows"]) == n and all(len(r["cells"]) == 4 + 1 + 4 for r in grid["rows"])
+    assert grid["rows"][0]["cells"][4] is None   # the gap between start and end
     # tokens x layers is turned the same way
     lc = {p: tuple(zip(*m)) for p, m in expl.layer_conductance.items()}
     flipped = Explanation.from_dict({**expl.to_dict(), "layer_conductance": {p: [list(r) for r in m]
                                                                              for p, m in lc.items()}})
-    assert layer_view(flipped)[0]["n_layers"] == 4
+    assert grids_view(flipped)[0]["rows"] == grid["rows"]
+    # the colour scale is labelled with numbers: -max .. +max of the values drawn
+    top = max(abs(v) for m in expl.layer_conductance.values() for row in m for v in row[:n])
+    assert [s["label"] for s in grid["scale"]] == [f"{x:.3g}" for x in (-top, -top / 2, 0.0, top / 2, top)]
     # sub-embeddings keyed component -> position (as explain() writes them) or position -> component
     by_comp = {c: {p: expl.sub_embeddings[p][c] for p in ("start", "end")} for c in ("position", "word", "token_type")}
     for sub in (expl.sub_embeddings, by_comp):

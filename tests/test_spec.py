@@ -258,7 +258,7 @@ def _doc_example() -> str:
 def test_documented_example_loads() -> None:
     file = parse_audit(_doc_example(), "docs/audit-format.md")
     families = {e.family for c in file.cases for e in c.expectations}
-    assert families == {"prediction", "unanswerable", "focus", "avoid", "completeness", "faithfulness"}
+    assert families == {"prediction", "unanswerable", "focus", "avoid", "completeness", "faithfulness", "attention"}
     assert {r.property for c in file.cases for r in c.robustness} == {
         "invariance", "directional", "attribution_stability"}
 

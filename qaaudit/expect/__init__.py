@@ -12,6 +12,7 @@ from qaaudit.explanation import Answer, Explanation
 from qaaudit.results import Verdict
 from qaaudit.spec import Case
 
+from .attention import check_attention
 from .completeness import check_completeness
 from .faithfulness import check_faithfulness
 from .focus import check_focus
@@ -25,6 +26,7 @@ __all__ = [
     "check_focus",
     "check_completeness",
     "check_faithfulness",
+    "check_attention",
 ]
 
 
@@ -50,6 +52,8 @@ def evaluate_case(case: Case, explanation: Explanation | None, predictor: Any | 
             out += check_completeness(exp, explanation)
         elif family == "faithfulness":
             out += check_faithfulness(exp, explanation, answer, predictor)
+        elif family == "attention":
+            out += check_attention(exp, case, explanation)
         else:  # a new spec family without a check is a bug, not a user error
             raise NotImplementedError(f"no check for expectation family {family!r}")
     return tuple(out)

@@ -15,8 +15,9 @@ def check_prediction(expectation: PredictionExpectation, case: Case, answer: Ans
     # auto: KorQuAD's normalisation when the golds (the reference) are Korean.
     mode = resolve_normalization(case.normalization, *golds)
     text = "" if answer.is_null else answer.text
-    score_text = "no score" if answer.score is None else f"score {answer.score:.3g}"
-    detail = f"predicted {text!r} ({score_text}), gold {' | '.join(map(repr, golds))}; {mode}"
+    # the prediction and the golds are in the case's record and printed beside every verdict; repeating them
+    # here made a third of a dataset run's results.json
+    detail = f"{mode} normalisation"
     line = expectation.line
     out = []
     if expectation.exact_match:

@@ -2,15 +2,15 @@
 
 Captum colours an attribution in [-1, 1]: positive green (hue 120, lightness
 100 - 50a), negative red (hue 0, lightness 100 - 40|a|). We keep that mapping so
-that the report reads like the notebook, and reuse it for the layer-conductance
-grid (after scaling by the largest |value|, since conductance is not normalised).
+that the report reads like the notebook, and reuse it for the layer-conductance and attention
+grids (after scaling by the largest |value|, since neither is normalised like the attributions).
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Sequence
 
-__all__ = ["color", "display_token", "token_cells", "legend", "grid", "PAD_TOKENS", "visible_length"]
+__all__ = ["color", "display_token", "token_cells", "legend", "grid", "scale", "PAD_TOKENS", "visible_length"]
 
 # Padding carries no information and would make every heatmap as wide as max_seq_len.
 PAD_TOKENS = frozenset({"[PAD]", "<pad>", "<PAD>", "[pad]"})
@@ -66,26 +66,31 @@ def legend() -> list[dict[str, str]]:
             {"label": "Positive", "color": color(1.0)}]
 
 
-def grid(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], col_labels: Sequence[str],
-         *, cell: int = 14, label_width: int = 34, label_height: int = 70) -> dict[str, Any]:
-    """Geometry for an inline-SVG heatmap (rows x columns), coloured by value / max |value|.
+def scale(maximum: float, *, diverging: bool, steps: int = 5) -> list[dict[str, str]]:
+    """Swatches with the numbers they stand for: -max .. 0 .. +max (diverging) or 0 .. max."""
+    lo = -1.0 if diverging else 0.0
+    out = []
+    for k in range(steps):
+        a = lo + (1.0 - lo) * k / (steps - 1)
+        out.append({"color": color(a), "label": f"{a * maximum:.3g}"})
+    return out
 
-    Returns plain numbers and strings; the template writes the SVG, so every label
-    goes through autoescaping.
-    """
-    finite = [abs(v) for row in matrix for v in row if v is not None and math.isfinite(v)]
-    scale = max(finite) if finite else 0.0
-    cells = []
-    for r, row in enumerate(matrix):
-        for c, v in enumerate(row):
-            norm = (v / scale) if scale and v is not None and math.isfinite(v) else 0.0
-            cells.append({"x": label_width + c * cell, "y": label_height + r * cell, "color": color(norm),
-                          "title": f"{row_labels[r]} · {col_labels[c]}: {v:.4g}" if v is not None else ""})
-    return {
-        "width": label_width + cell * len(col_labels) + 4, "height": label_height + cell * len(row_labels) + 4,
-        "cell": cell, "cells": cells, "scale": scale,
-        "rows": [{"y": label_height + r * cell + cell * 0.75, "x": label_width - 4, "text": t}
-                 for r, t in enumerate(row_labels)],
-        "cols": [{"x": label_width + c * cell + cell * 0.7, "y": label_height - 4, "text": t}
-                 for c, t in enumerate(col_labels)],
-    }
+
+def grid(matrices: Sequence[Sequence[Sequence[float | None]]], n_tokens: int) -> tuple[list[list], float]:
+    """Cells of a tokens (rows) x layers (columns) table for several layers x tokens matrices side by side,
+    coloured by value / the largest |value| of them all; ``None`` between two matrices marks a gap column.
+    Returns (rows of (colour, value text) cells, that largest |value|)."""
+    finite = [abs(v) for m in matrices for row in m for v in row[:n_tokens] if v is not None and math.isfinite(v)]
+    top = max(finite) if finite else 0.0
+    rows = []
+    for i in range(n_tokens):
+        cells: list = []
+        for g, m in enumerate(matrices):
+            if g:
+                cells.append(None)
+            for layer in m:
+                v = layer[i] if i < len(layer) else None
+                ok = v is not None and math.isfinite(v)
+                cells.append((color(v / top if ok and top else 0.0), f"{v:.4g}" if ok else "—"))
+        rows.append(cells)
+    return rows, top

@@ -12,20 +12,17 @@ from collections import Counter, defaultdict
 from typing import Any, Mapping, Sequence
 
 from qaaudit.explanation import Explanation, TargetAttribution
-from qaaudit.results import OUTCOMES, CaseResult, RunResult, Verdict
+from qaaudit.results import CaseResult
 
 from . import heatmap
-from .compare import STATUS_ORDER, CaseComparison, status_label
+from .compare import CaseComparison, status_label
+from .lang import lang_attr as _lang_of
+from .table import case_numbers
 
-__all__ = ["EXPECTATION_ORDER", "OUTCOME_ORDER", "context_parts", "gold_spans", "case_view", "index_view",
-           "key_numbers", "text_diff"]
+__all__ = ["context_parts", "gold_spans", "case_view", "page_title", "grids_view", "text_diff"]
 
-EXPECTATION_ORDER = ("prediction", "unanswerable", "focus", "avoid", "completeness", "faithfulness", "robustness")
-# Failures first: what a reviewer must look at comes before what went as planned.
-OUTCOME_ORDER = ("failed", "error", "xpassed", "xfailed", "skipped", "passed")
 SUB_COMPONENTS = ("word", "token_type", "position")
 TOP_K = 10
-_GATE_SHOWN = ("passed", "status", "reasons", "checks", "numbers", "settings", "comparison")
 
 
 def _finite(x: Any) -> float | None:
@@ -91,6 +88,7 @@ def target_view(expl: Explanation, t: TargetAttribution, gold_tokens: Sequence[i
     marks[t.index] = "target gold" if t.index == true_i else "target"
     n = heatmap.visible_length(expl.tokens)
     top = [i for i in t.top_tokens(n) if i < n][:TOP_K]
+    word_of = {i: w.text for w in t.words for i in w.tokens}
     return {
         "position": t.position,
         "true_label": _label(expl, true_i),
@@ -107,7 +105,7 @@ def target_view(expl: Explanation, t: TargetAttribution, gold_tokens: Sequence[i
         "words": [{"text": w.text, "segment": w.segment, "score": w.score, "color": heatmap.color(w.score)}
                   for w in t.words],
         "top": [{"rank": r + 1, "index": i, "token": heatmap.display_token(expl.tokens[i]),
-                 "segment": expl.segments[i] if i < len(expl.segments) else "",
+                 "segment": expl.segments[i] if i < len(expl.segments) else "", "word": word_of.get(i, ""),
                  "score": t.attributions[i], "color": heatmap.color(t.attributions[i])}
                 for r, i in enumerate(top)],
     }
@@ -149,22 +147,61 @@ def sub_embedding_view(expl: Explanation) -> list[dict[str, Any]]:
     return out
 
 
-def layer_view(expl: Explanation) -> list[dict[str, Any]]:
-    """Layers (rows) x tokens (columns), as Captum's BERT tutorial draws layer conductance."""
-    out = []
-    n_tok = len(expl.tokens)
+def _layers_by_tokens(expl: Explanation, matrix: Any) -> list[list[float]]:
+    """A matrix stored layers x tokens or tokens x layers, as layers x tokens (oriented by the token count)."""
+    rows = [list(r) for r in matrix or ()]
+    if rows and len(rows) == len(expl.tokens) and len(rows[0]) != len(expl.tokens):
+        rows = [list(col) for col in zip(*rows)]
+    return rows
+
+
+def _grid_block(expl: Explanation, kind: str, title: str, groups: Sequence[tuple[str, list[list[float]],
+                Sequence[dict[str, str]]]], *, diverging: bool, note: str = "") -> dict[str, Any]:
     n = heatmap.visible_length(expl.tokens)
-    for pos, matrix in sorted((expl.layer_conductance or {}).items(), key=lambda kv: kv[0] != "start"):
-        rows = [list(r) for r in matrix]
-        if not rows:
-            continue
-        # Stored either as layers x tokens or tokens x layers: orient by the token count.
-        if len(rows) == n_tok and len(rows[0]) != n_tok:
-            rows = [list(col) for col in zip(*rows)]
-        rows = [r[:n] for r in rows]
-        labels = [heatmap.display_token(t) for t in expl.tokens[:n]]
-        out.append({"position": pos, "n_layers": len(rows),
-                    "svg": heatmap.grid(rows, [str(i + 1) for i in range(len(rows))], labels)})
+    rows, top = heatmap.grid([m for _, m, _ in groups], n)
+    a = expl.answer
+    answer = set(range(a.token_start, a.token_end + 1)) if a.token_start is not None and a.token_end is not None else set()
+    return {"kind": kind, "title": title, "note": note, "scale": heatmap.scale(top, diverging=diverging),
+            "groups": [{"title": t, "heads": heads} for t, _, heads in groups],
+            "rows": [{"index": i, "text": heatmap.display_token(expl.tokens[i]), "cells": cells,
+                      "segment": expl.segments[i] if i < len(expl.segments) else "", "answer": i in answer}
+                     for i, cells in enumerate(rows)]}
+
+
+def _layer_heads(n_layers: int, heads: Sequence[int] | None = None) -> list[dict[str, str]]:
+    if heads is None:
+        return [{"label": str(l + 1), "title": f"layer {l + 1}"} for l in range(n_layers)]
+    return [{"label": f"{l + 1}", "title": f"layer {l + 1}, head {h + 1}"} for l, h in enumerate(heads)]
+
+
+def grids_view(expl: Explanation) -> list[dict[str, Any]]:
+    """Layer conductance and, when computed, attention: tokens down, layers across, start and end side by side."""
+    out = []
+    lc = {p: _layers_by_tokens(expl, m) for p, m in (expl.layer_conductance or {}).items()}
+    lc = {p: m for p, m in lc.items() if m}
+    if lc:
+        groups = [(f"→ {p}", lc[p], _layer_heads(len(lc[p]))) for p in ("start", "end") if p in lc]
+        out.append(_grid_block(expl, "conductance", "Layer conductance", groups, diverging=True,
+                               note="Each layer's conductance per token: for one layer the tokens add up to about "
+                                    "F(x) − F(baseline) of that target."))
+    att = expl.attention or {}
+    mean = [(p, _layers_by_tokens(expl, (att.get(p) or {}).get("mean"))) for p in ("start", "end")]
+    mean = [(p, m) for p, m in mean if m]
+    if mean:
+        out.append(_grid_block(
+            expl, "attention", "Attention from the predicted start and end tokens",
+            [(f"from {p}", m, _layer_heads(len(m))) for p, m in mean], diverging=False,
+            note=f"Per layer, the attention weights from the predicted {' and '.join(p for p, _ in mean)} token to "
+                 f"every token, averaged over the {att.get('heads', '?')} heads."))
+        focused = []
+        for p, _ in mean:
+            f = _layers_by_tokens(expl, att[p].get("focused"))
+            if f:
+                focused.append((f"from {p}", f, _layer_heads(len(f), att[p].get("focused_heads"))))
+        if focused:
+            out.append(_grid_block(expl, "attention-focused", "The most focused head of each layer", focused,
+                                   diverging=False, note="Per layer, the head whose attention from the token is the "
+                                                         "most concentrated (lowest entropy); hover a column for it."))
     return out
 
 
@@ -172,8 +209,12 @@ def attribution_view(expl: Explanation | None, golds: Sequence[tuple[int, int]])
     if expl is None or not expl.has_attributions:
         return None
     gold_tokens = expl.tokens_in_span(*golds[0]) if golds else []
+    grids = grids_view(expl)
     return {"targets": [target_view(expl, t, gold_tokens) for t in (expl.start, expl.end)],
-            "sub_embeddings": sub_embedding_view(expl), "layers": layer_view(expl),
+            "sub_embeddings": sub_embedding_view(expl), "grids": grids,
+            "grids_title": " and ".join(("Layer conductance" if g["kind"] == "conductance" else "attention")
+                                        for g in grids if g["kind"] != "attention-focused").capitalize(),
+            "lang": _lang_of(expl.question + expl.context),
             "n_tokens": heatmap.visible_length(expl.tokens), "window": expl.window, "n_windows": expl.n_windows,
             "settings": dict(expl.settings)}
 
@@ -234,74 +275,45 @@ def robustness_view(r: Mapping[str, Any] | None) -> dict[str, Any] | None:
     for name in [k for k in ("question", "context", "text") if k in orig or k in var]:
         left, right = text_diff(orig.get(name, ""), var.get(name, ""))
         view["fields"].append({"name": name, "original": left, "variant": right,
-                               "changed": any(p["changed"] for p in left + right)})
+                               "changed": any(p["changed"] for p in left + right),
+                               "lang": _lang_of(orig.get(name, "") + var.get(name, ""))})
     view.update(diff=m.get("diff"), original_prediction=_answer(m.get("original_prediction")),
                 variant_prediction=_answer(m.get("variant_prediction")))
     return view
 
 
 # ---------------------------------------------------------------- numbers and verdicts
-def key_numbers(case: CaseResult) -> dict[str, float | None]:
-    """EM/F1 (from the verdicts that measured them), confidence, |delta| start/end, steps."""
-    nums: dict[str, float | None] = {"em": None, "f1": None, "confidence": None,
-                                     "delta_start": None, "delta_end": None, "steps": None}
-    for v in case.verdicts:
-        if v.check in ("exact_match", "em") and nums["em"] is None:
-            nums["em"] = _finite(v.measured)
-        elif v.check == "f1" and nums["f1"] is None:
-            nums["f1"] = _finite(v.measured)
-    if case.prediction:
-        nums["confidence"] = _finite(case.prediction.get("score"))
-    e = case.explanation or {}
-    for pos in ("start", "end"):
-        t = e.get(pos)
-        if t:
-            nums[f"delta_{pos}"] = _finite(abs(t["delta"])) if t.get("delta") is not None else None
-            nums["steps"] = nums["steps"] or _finite(t.get("n_steps")) or None
-    if nums["steps"] is None:
-        nums["steps"] = _finite((e.get("settings") or {}).get("n_steps"))
-    if nums["confidence"] is None and e.get("answer"):
-        nums["confidence"] = _finite(e["answer"].get("score"))
-    return nums
-
-
-def _state(vs: Sequence[Verdict]) -> str:
-    if any(v.passed is False for v in vs):
-        return "failed"
-    if vs and all(v.passed is None for v in vs):
-        return "skipped"
-    return "passed"
-
-
-def expectation_states(case: CaseResult, families: Sequence[str]) -> list[dict[str, Any]]:
-    by: dict[str, list[Verdict]] = defaultdict(list)
-    for v in case.verdicts:
-        by[v.expectation].append(v)
-    return [{"family": f, "state": _state(by[f]) if by.get(f) else "",
-             "title": "\n".join(v.describe() for v in by.get(f, ()))} for f in families]
-
-
 def verdict_rows(case: CaseResult) -> list[dict[str, Any]]:
     return [{"expectation": v.expectation, "check": v.check, "measured": v.measured, "op": v.op,
              "threshold": v.threshold, "state": "skipped" if v.passed is None else "passed" if v.passed else "failed",
              "detail": v.detail, "line": v.line} for v in case.verdicts]
 
 
-def _sort_key(c: CaseResult) -> tuple:
-    rank = OUTCOME_ORDER.index(c.outcome) if c.outcome in OUTCOME_ORDER else len(OUTCOME_ORDER)
-    return rank, c.path, c.line, c.nodeid
-
-
 # ---------------------------------------------------------------- pages
+def _message(case: CaseResult) -> str:
+    """pytest's failure text where it says more than the page's verdicts, answers and edits do: for errors, skips
+    and anything without a failed check (a failed check's message repeats exactly those)."""
+    return "" if any(v.passed is False for v in case.verdicts) else case.message
+
+
+def page_title(case: CaseResult) -> str:
+    """A ``<title>`` that tells a case's pages apart: each robustness check of a case has its own."""
+    check = f" [{case.check_name or case.kind}]" if case.kind != "case" else ""
+    return f"{case.case_id}{check} · {case.outcome} · qaaudit" if case.outcome else f"{case.case_id} · qaaudit"
+
+
 def case_view(case: CaseResult, *, comparison: CaseComparison | None = None,
-              baseline_label: str = "baseline") -> dict[str, Any]:
-    """Everything one case page shows."""
+              baseline_label: str = "baseline", anchor: str = "") -> dict[str, Any]:
+    """Everything one case page shows (``anchor``: its id in a file shared with other pages)."""
     expl, expl_error = explanation_of(case)
     pred = case.prediction or (expl.answer.to_dict() if expl else None)
     span = (pred["start"], pred["end"]) if pred and pred.get("end") and pred.get("text") else None
     golds = gold_spans(case.context, case.gold, span)
     view = {
-        "case": case, "numbers": key_numbers(case), "prediction": _answer(pred) if pred else None,
+        "case": case, "title": page_title(case), "anchor": anchor, "message": _message(case),
+        # SQuAD lists the same answer once per annotator: each text once, with how often it was given
+        "golds": list(Counter(case.gold).items()),
+        "numbers": case_numbers(case), "prediction": _answer(pred) if pred else None,
         "context_parts": context_parts(case.context, span, golds), "gold_found": bool(golds) or not case.gold,
         "attribution": attribution_view(expl, golds), "verdicts": verdict_rows(case),
         "robustness": robustness_view(case.robustness), "comparison": None, "explanation_error": expl_error,
@@ -313,68 +325,8 @@ def case_view(case: CaseResult, *, comparison: CaseComparison | None = None,
         bspan = (bpred["start"], bpred["end"]) if bpred and bpred.get("end") and bpred.get("text") else None
         view["comparison"] = {
             "status": comparison.status, "status_label": status_label(comparison.status), "label": baseline_label, "baseline": base,
-            "numbers": key_numbers(base) if base else None, "prediction": _answer(bpred) if bpred else None,
+            "numbers": case_numbers(base) if base else None, "prediction": _answer(bpred) if bpred else None,
             "attribution": attribution_view(bexpl, gold_spans(base.context, base.gold, bspan)) if base else None,
             "verdicts": verdict_rows(base) if base else [],
         }
     return view
-
-
-def _counts(groups: Mapping[str, Counter]) -> list[dict[str, Any]]:
-    return [{"name": k, "counts": [groups[k].get(o, 0) for o in OUTCOMES], "total": sum(groups[k].values())}
-            for k in sorted(groups)]
-
-
-def index_view(run: RunResult, pages: Mapping[str, str], comparison: Mapping[str, CaseComparison] | None,
-               *, baseline_label: str = "baseline") -> dict[str, Any]:
-    """The index: run, counts by file and tag, the gate, the case table and the comparison."""
-    families = [f for f in EXPECTATION_ORDER if any(v.expectation == f for c in run.cases for v in c.verdicts)]
-    families += sorted({v.expectation for c in run.cases for v in c.verdicts} - set(families))
-    by_file: dict[str, Counter] = defaultdict(Counter)
-    by_tag: dict[str, Counter] = defaultdict(Counter)
-    for c in run.cases:
-        by_file[c.path][c.outcome] += 1
-        for t in c.tags:
-            by_tag[t][c.outcome] += 1
-    rows = []
-    for c in sorted(run.cases, key=_sort_key):
-        comp = comparison.get(c.nodeid) if comparison else None
-        rows.append({"case": c, "page": pages[c.nodeid], "numbers": key_numbers(c),
-                     "states": expectation_states(c, families),
-                     "prediction": (c.prediction or {}).get("text"),
-                     "status": comp.status if comp else "",
-                     "status_label": status_label(comp.status) if comp else ""})
-    comp_rows = []
-    if comparison:
-        cur = {c.nodeid: c for c in run.cases}
-        for nodeid, comp in comparison.items():
-            cand, base = cur.get(nodeid), comp.baseline
-            if comp.change is not None:   # the gate's own numbers, so report and terminal agree
-                ch = comp.change
-                diff = {"em": ch.em_change, "f1": ch.f1_change, "confidence": ch.confidence_change,
-                        "focus": ch.focus_change}
-            else:
-                cn, bn = (key_numbers(cand) if cand else {}), (key_numbers(base) if base else {})
-                diff = {k: (cn[k] - bn[k]) if cn.get(k) is not None and bn.get(k) is not None else None
-                        for k in ("em", "f1", "confidence")}
-                diff["focus"] = None
-            comp_rows.append({"nodeid": nodeid, "status": comp.status, "label": status_label(comp.status),
-                              "page": pages.get(nodeid), "candidate": cand, "baseline": base, "diff": diff,
-                              "candidate_outcome": cand.outcome if cand else (comp.change.candidate_outcome
-                                                                             if comp.change else None),
-                              "baseline_outcome": base.outcome if base else (comp.change.baseline_outcome
-                                                                            if comp.change else None)})
-        comp_rows.sort(key=lambda r: (STATUS_ORDER.index(r["status"]), r["nodeid"]))
-    status_counts = Counter(r["status"] for r in comp_rows)
-    gate = dict(run.gate) if run.gate is not None else None
-    return {
-        "run": run, "totals": run.totals, "outcomes": OUTCOMES, "families": families,
-        "by_file": _counts(by_file), "by_tag": _counts(by_tag), "rows": rows,
-        "tags": sorted(by_tag), "present_outcomes": [o for o in OUTCOME_ORDER if run.totals.get(o)],
-        "gate": gate, "gate_checks": [c for c in (gate or {}).get("checks") or () if isinstance(c, Mapping)],
-        "gate_numbers": dict((gate or {}).get("numbers") or {}), "gate_settings": dict((gate or {}).get("settings") or {}),
-        # the comparison has its own section; the rest is shown as it comes
-        "gate_extra": {k: v for k, v in (gate or {}).items() if k not in _GATE_SHOWN},
-        "comparison": comp_rows, "baseline_label": baseline_label,
-        "status_counts": [(s, status_label(s), status_counts[s]) for s in STATUS_ORDER if status_counts.get(s)],
-    }

@@ -20,7 +20,7 @@ import time
 import uuid
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jinja2
 from markupsafe import Markup, escape
@@ -32,13 +32,17 @@ from qaaudit.results import CaseResult, RunResult, write_json_atomic
 
 from . import heatmap, view
 from .compare import CaseComparison, normalize_comparison
-from .names import case_filename
+from .index import index_view, order_cases
+from .lang import lang_attr
+from .pages import CASES_DIR, DEFAULT_SAMPLE, PagePlan, Pages, plan_pages
 
-__all__ = ["write_report", "render_case", "render_explanation", "MARKER", "CASES_DIR"]
+__all__ = ["write_report", "render_case", "render_explanation", "MARKER", "CASES_DIR", "ASSETS_DIR", "Progress"]
 
 MARKER = ".qaaudit-report"   # proves a directory is ours to replace
-CASES_DIR = "cases"
+ASSETS_DIR = "assets"        # the stylesheet every page links to
 STALE_SECONDS = 3600.0       # a temporary this old beside the report belongs to a run that died
+
+Progress = Callable[[int, int], None]   # (pages written, pages in all)
 
 
 def _num(x: Any, digits: int = 3) -> str:
@@ -73,6 +77,26 @@ def _token_marks(cells: Sequence[Mapping[str, Any]], main: bool = False) -> Mark
     return Markup("".join(out))
 
 
+def _count(x: Any) -> str:
+    return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else _num(x)
+
+
+def _pct(x: Any) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _grid_cells(cells: Sequence[Any]) -> Markup:
+    """The ``<td>`` cells of one token's row of a layer grid (a gap between start and end); built here for the
+    reason ``_token_marks`` is: a 384-token grid has tens of thousands of cells."""
+    out = []
+    for c in cells:
+        if c is None:
+            out.append('<td class="gap"></td>')
+        else:
+            out.append(f'<td class="c" style="background-color: {escape(c[0])}" title="{escape(c[1])}"></td>')
+    return Markup("".join(out))
+
+
 def _env() -> jinja2.Environment:
     # Autoescape on for every template, whatever its name: all text in a report is untrusted.
     env = jinja2.Environment(loader=jinja2.PackageLoader("qaaudit.report", "templates"), autoescape=True,
@@ -81,13 +105,26 @@ def _env() -> jinja2.Environment:
     env.filters["num"] = _num
     env.filters["sig"] = _sig
     env.filters["token_marks"] = _token_marks
+    env.filters["grid_cells"] = _grid_cells
+    env.filters["lang"] = lang_attr
+    env.filters["pct"] = _pct
+    env.filters["count"] = _count
     return env
 
 
+def _template_text(name: str) -> str:
+    return resources.files("qaaudit.report").joinpath("templates", name).read_text(encoding="utf-8")
+
+
 def _script() -> tuple[str, str]:
-    js = resources.files("qaaudit.report").joinpath("templates", "filter.js").read_text(encoding="utf-8")
+    js = _template_text("index.js")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
     return js, f"'sha256-{digest}'"
+
+
+def stylesheet() -> str:
+    """The report's CSS (``assets/report.css`` of a report; inlined into standalone pages)."""
+    return _template_text("report.css")
 
 
 def _baseline_label(run: RunResult, comparison: Any, baseline: RunResult | None) -> str:
@@ -101,13 +138,15 @@ def _baseline_label(run: RunResult, comparison: Any, baseline: RunResult | None)
     return f"baseline ({name})" if name else "baseline"
 
 
-def render_case(case_view: Mapping[str, Any], *, env: jinja2.Environment | None = None,
+def render_case(case_view: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, env: jinja2.Environment | None = None,
                 standalone: bool = False) -> str:
-    """One case page; unless ``standalone``, its links assume it lives in ``cases/`` below the index."""
+    """One case page (or, given several views, one file of several); unless ``standalone``, its links and its
+    stylesheet assume it lives in ``cases/`` below the index. A standalone page carries its CSS inline."""
     env = env or _env()
+    sections = [case_view] if isinstance(case_view, Mapping) else list(case_view)
     return env.get_template("case.html").render(
-        **case_view, legend_items=heatmap.legend(), script_src="'none'", qaaudit_version=__version__,
-        standalone=standalone)
+        sections=sections, legend_items=heatmap.legend(), script_src="'none'", qaaudit_version=__version__,
+        standalone=standalone, css=Markup(stylesheet()) if standalone else None, asset_prefix="../")
 
 
 def render_explanation(explanation: Explanation, *, gold: Sequence[str] = (), title: str = "explain") -> str:
@@ -119,12 +158,16 @@ def render_explanation(explanation: Explanation, *, gold: Sequence[str] = (), ti
 
 
 def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any = None,
-                 baseline: RunResult | None = None) -> Path | None:
-    """Write ``index.html``, ``cases/*.html`` and ``results.json`` into ``out_dir``; return the index path.
+                 baseline: RunResult | None = None, pages: Pages = DEFAULT_SAMPLE,
+                 progress: Progress | None = None) -> Path | None:
+    """Write ``index.html``, ``cases/*.html``, ``assets/report.css`` and ``results.json`` into ``out_dir``;
+    return the index path.
 
     ``comparison``: None, the baseline's RunResult, a ``gate.Comparison`` (pass the
     baseline's RunResult as ``baseline`` to draw its heatmaps), or a mapping node id ->
     ``CaseComparison`` / ``{"status": ..., "baseline": CaseResult | dict}``.
+    ``pages``: ``"all"``, or how many passes get a page beside every item that did not pass
+    (see :mod:`qaaudit.report.pages`). ``progress(done, total)`` is called as case pages are written.
     A complete run without cases writes nothing and returns None; an unfinished one is written, so that
     no earlier report stands in for it.
     """
@@ -138,7 +181,7 @@ def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any 
     _remove_stale(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
     try:
-        _render_into(tmp, run, comp, label)
+        _render_into(tmp, run, comp, label, pages=pages, progress=progress)
         for name in PLACEHOLDERS:  # keep files a repository tracks in its report folder (reports/.gitkeep)
             if (out_dir / name).is_file() and not (tmp / name).exists():
                 shutil.copy2(out_dir / name, tmp / name)
@@ -148,21 +191,35 @@ def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any 
     return out_dir / "index.html"
 
 
-def _render_into(root: Path, run: RunResult, comp: dict[str, CaseComparison] | None, label: str) -> None:
+def _render_into(root: Path, run: RunResult, comp: dict[str, CaseComparison] | None, label: str, *,
+                 pages: Pages, progress: Progress | None) -> None:
     env = _env()
     (root / CASES_DIR).mkdir()
-    pages = {c.nodeid: f"{CASES_DIR}/{case_filename(c.nodeid, c.case_id)}" for c in run.cases}
-    for c in run.cases:
-        page = render_case(view.case_view(c, comparison=comp.get(c.nodeid) if comp else None,
-                                          baseline_label=label), env=env)
-        (root / pages[c.nodeid]).write_text(page, encoding="utf-8")
+    (root / ASSETS_DIR).mkdir()
+    (root / ASSETS_DIR / "report.css").write_text(stylesheet(), encoding="utf-8")
+    plan = plan_pages(order_cases(run), pages=pages, comparison=comp)
+    _write_pages(root, plan, env, comp, label, progress)
     write_json_atomic(root / "results.json", run.to_dict())
     js, src = _script()
     index = env.get_template("index.html").render(
-        **view.index_view(run, pages, comp, baseline_label=label), script=Markup(js), script_src=src,
-        qaaudit_version=__version__)
+        **index_view(run, plan, comp, baseline_label=label), script=Markup(js), script_src=src,
+        qaaudit_version=__version__, css=None, asset_prefix="")
     (root / "index.html").write_text(index, encoding="utf-8")
     (root / MARKER).write_text(run.schema + "\n", encoding="utf-8")
+
+
+def _write_pages(root: Path, plan: PagePlan, env: jinja2.Environment, comp: dict[str, CaseComparison] | None,
+                 label: str, progress: Progress | None) -> None:
+    done, total = 0, plan.n_pages
+    if progress is not None:
+        progress(0, total)
+    for name, cases in plan.files:
+        views = [view.case_view(c, comparison=comp.get(c.nodeid) if comp else None, baseline_label=label,
+                                anchor=plan.anchors.get(c.nodeid, "")) for c in cases]
+        (root / CASES_DIR / name).write_text(render_case(views, env=env), encoding="utf-8")
+        done += len(cases)
+        if progress is not None:
+            progress(done, total)
 
 
 def _remove_stale(out_dir: Path, *, older_than: float = STALE_SECONDS) -> None:
