@@ -77,6 +77,7 @@ def test_an_interrupted_run_says_so_and_never_passes_the_gate(pytester, ckpt, ca
     assert outcomes["c2"] == "not_run" and data["totals"]["not_run"] >= 1
     assert data["totals"]["passed"] + data["totals"]["not_run"] == 8
     assert data["gate"]["passed"] is False
+    assert "This run did not finish: interrupted" in (pytester.path / "reports" / "index.html").read_text("utf-8")
     result.stdout.fnmatch_lines(["*qaaudit gate: FAILED*", "*did not finish*"])
     assert _gate(pytester.path, capsys) == 1
     assert "run_complete" in capsys.readouterr().out

@@ -23,7 +23,7 @@ __all__ = ["EXPECTATION_ORDER", "OUTCOME_ORDER", "index_view", "order_cases", "e
 EXPECTATION_ORDER = ("prediction", "unanswerable", "focus", "avoid", "attention", "completeness", "faithfulness",
                      "robustness")
 # Failures first: what a reviewer must look at comes before what went as planned.
-OUTCOME_ORDER = ("failed", "error", "xpassed", "xfailed", "skipped", "passed")
+OUTCOME_ORDER = ("failed", "error", "not_run", "xpassed", "xfailed", "skipped", "passed")
 COMPARISON_ROWS = 500    # comparisons listed on the index; the case table's filter reaches every one
 _GATE_SHOWN = ("passed", "status", "reasons", "checks", "numbers", "settings", "comparison")
 _UNCHANGED = ("pass->pass", "fail->fail")
