@@ -36,17 +36,27 @@ def _run(*cmd: str | os.PathLike, **kw) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
 
 
-def ensure_venv() -> None:
+NEXT_STEPS = f"""\
+qaaudit is installed in {VENV.relative_to(ROOT)}/, not in this shell's Python: a plain `pytest` there does not
+load the plugin and `qaaudit` is not on PATH. Either activate it:
+    source {VENV.relative_to(ROOT)}/bin/activate      # then: pytest audits/   qaaudit gate reports/results.json
+or call its programs by path:
+    {VENV.relative_to(ROOT)}/bin/pytest audits/       {VENV.relative_to(ROOT)}/bin/qaaudit --help"""
+
+
+def ensure_venv() -> bool:
+    """Create and fill the venv where needed; True when it installed something."""
     if not PY.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
     fp = _fingerprint()
     if STAMP.exists() and STAMP.read_text() == fp:
-        return
+        return False
     pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     # torch first and pinned: an unpinned torch would pull several GB of CUDA wheels.
     _run(*pip, "-c", "constraints.txt", "torch==2.13.0")
     _run(*pip, "-c", "constraints.txt", "-e", ".[test]")
     STAMP.write_text(fp)
+    return True
 
 
 def _has_korean_font() -> bool:
@@ -80,7 +90,8 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     job, rest = argv[0], argv[1:]
-    ensure_venv()
+    if ensure_venv():
+        print(NEXT_STEPS, flush=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if job == "audit":
         cmd = [str(PY), "-m", "pytest", "audits/", *rest]
@@ -88,7 +99,10 @@ def main(argv: list[str]) -> int:
         ensure_browser()
         cmd = [str(PY), "-m", "pytest", "tests/", "-n", "2", *rest]
     print("+", " ".join(cmd), flush=True)
-    return subprocess.call(cmd, cwd=ROOT, env=env)
+    code = subprocess.call(cmd, cwd=ROOT, env=env)
+    if job == "audit":
+        print(NEXT_STEPS, flush=True)
+    return code
 
 
 if __name__ == "__main__":
