@@ -1,4 +1,5 @@
-"""The ``qaaudit`` command: explain one prediction, import SQuAD, print the schema, start a project, gate a run.
+"""The ``qaaudit`` command: explain one prediction, import SQuAD, print the schema, start a project, gate a run,
+merge the shards of a run.
 
 Exit codes: 0 success (or gate PASSED), 1 gate FAILED, 2 a usage or input
 error (printed as one ``qaaudit: error: ...`` line, never a traceback), 130
@@ -253,6 +254,45 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return EXIT_OK if verdict.passed else EXIT_GATE_FAILED
 
 
+# ------------------------------------------------------------------------------ merge
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from qaaudit.gate import parse_override, read_results, render_gate
+    from qaaudit.merge import merge_runs, read_shards, write_merged
+
+    run = merge_runs(read_shards(args.results))
+    overrides = dict(parse_override(s) for s in args.set or ())
+    baseline = read_results(args.baseline_results, baseline=True) if args.baseline_results else None
+    pages = None
+    if args.report_pages is not None:
+        pages = "all" if args.report_pages == "all" else _whole_number(args.report_pages, "--report-pages")
+    out = None if args.no_report else Path(args.out)
+    run, verdict, index = write_merged(run, out, rootdir=args.rootdir, overrides=overrides, baseline=baseline,
+                                       pages=pages)
+    shard = run.extra["shard"]
+    _out(f"merged {len(shard['merged'])} of {shard['count']} shards: {len(run.cases)} items "
+         f"({run.status}{': ' + run.status_detail if run.status_detail else ''})")
+    for note in run.notes:
+        _out(f"note: {note}")
+    if index is not None:
+        _out(f"qaaudit report: {index}")
+    if args.json:
+        _out(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        _out(render_gate(verdict))
+    return EXIT_OK if verdict.passed else EXIT_GATE_FAILED
+
+
+def _whole_number(text: str, option: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidArgument(f"{option} {text!r} must be a whole number >= 0 or 'all'")
+    return value
+
+
 # ------------------------------------------------------------------------------ parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -316,6 +356,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a gate setting, e.g. min_pass_rate=0.95 or min_pass_rate_by_tag.korean=0.9")
     p.add_argument("--json", action="store_true", help="print the verdict (and comparison) as JSON")
     p.set_defaults(func=_cmd_gate)
+
+    p = sub.add_parser("merge", help="merge the results.json of a run's shards into one report and one gate",
+                       description="Merge the results.json that `pytest --qaaudit-shard=K/N` wrote on each "
+                                   "machine: one report in --out and one gate verdict (exit 0 passed, 1 failed). "
+                                   "Shards of different models, settings, selections or qaaudit versions are "
+                                   "refused; a missing shard or one that did not finish fails the gate.")
+    p.add_argument("results", nargs="+", metavar="RESULTS.json", help="the shards' results.json files")
+    p.add_argument("--out", default="reports", metavar="DIR", help="report directory to write (default: reports)")
+    p.add_argument("--no-report", action="store_true", help="evaluate the gate only; write nothing")
+    p.add_argument("--baseline-results", metavar="FILE", help="results.json of the released model's run")
+    p.add_argument("--rootdir", default=".", metavar="DIR",
+                   help="where pyproject.toml / qaaudit.toml with the gate settings live (default: .)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a gate setting")
+    p.add_argument("--report-pages", metavar="N|all", help="case pages for N sampled passes beside every other "
+                                                          "item (default 100), or all")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.set_defaults(func=_cmd_merge)
     return parser
 
 

@@ -590,6 +590,8 @@ def evaluate_gate(run: RunResult, config: GateConfig | None, comparison: Compari
             "written by a qaaudit that did not record whether the run finished; run the audits again"
             if status == "unknown" else "")
         checks.append(GateCheck("run_complete", None, "is", 1.0, False, f"run {status}: {detail}".rstrip(": ")))
+    else:
+        checks.append(GateCheck("run_complete", 1.0, "is", 1.0, True, "every selected item ran"))
     overall, _ = _pass_rate(run.cases)
     numbers["pass_rate"] = overall
     if config.min_pass_rate is not None:
@@ -668,14 +670,14 @@ def render_gate(verdict: GateVerdict) -> str:
         for c in verdict.checks:
             measured, threshold = _fmt_pair(c.measured, c.threshold, c.op)
             if c.name == "run_complete":
-                measured, threshold = "no", "yes"
+                measured, threshold = ("yes" if c.passed else "no"), "yes"
             elif c.measured is None:
                 measured = "n/a"
             state = "ok" if c.passed else "FAILED"
             tail = f"  {c.detail}" if c.detail and c.passed else ""
             lines.append(f"    {c.name:<{width}}  {measured:>8} {c.op} {threshold:<8} {state}{tail}")
-    else:
-        lines.append("  no gate settings configured: nothing checked")
+    if not verdict.settings:
+        lines.append("  no gate settings configured: only that every selected item ran was checked")
     counts = ", ".join(f"{n.get(k, 0)} {k}" for k in ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
                        + (("not_run",) if n.get("not_run") else ()))
     lines.append(f"  items: {n.get('total', 0)} ({counts})")

@@ -16,6 +16,7 @@ import pytest
 __all__ = ["get_session"]
 
 _SESSION = pytest.StashKey[Any]()
+SHARD_INFO = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qaaudit-predictions-strict", dest="qaaudit_predictions_strict", action="store_true",
                     help="with --qaaudit-predictions: a case without a prediction is a usage error (default: it "
                          "scores 0, as in the official SQuAD script, and is listed in the summary)")
+    group.addoption("--qaaudit-shard", dest="qaaudit_shard", metavar="K/N", default=None,
+                    help="run shard K of N of the selected audit items (deterministic, balanced by expected "
+                         "cost); merge the shards' results.json with `qaaudit merge`")
     group.addoption("--qaaudit-examples", dest="qaaudit_examples", metavar="N", type=int, default=None,
                     help="examples per robustness check (overrides the audit files)")
     group.addoption("--qaaudit-autocast", dest="qaaudit_autocast", metavar="DTYPE", default=None,
@@ -82,6 +86,14 @@ def pytest_configure(config: pytest.Config) -> None:
             _report_pages(ini)
         except argparse.ArgumentTypeError as exc:
             raise pytest.UsageError(f"qaaudit: ini option qaaudit_report_pages: {exc}") from None
+    if config.getoption("qaaudit_shard"):
+        from qaaudit.errors import InvalidArgument
+        from qaaudit.shard import parse_shard
+
+        try:
+            parse_shard(config.getoption("qaaudit_shard"))
+        except InvalidArgument as exc:
+            raise pytest.UsageError(f"qaaudit: {exc}") from None
     config.pluginmanager.register(_RunHooks(config), "qaaudit-run")
     config.addinivalue_line("markers", "qaaudit: an item collected from a qaaudit audit file")
 
@@ -105,8 +117,16 @@ def get_session(config: pytest.Config) -> Any:
     return session
 
 
+@pytest.hookimpl(trylast=True)  # after -k, -m and --deselect chose the selection that is split
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, hand the costliest audit items out first so one of them does not finish the run alone."""
+    """--qaaudit-shard=K/N keeps this shard's share of the selection; under xdist, the costliest audit
+    items are handed out first so one of them does not finish the run alone."""
+    if config.getoption("qaaudit_shard"):
+        from qaaudit import shard
+
+        config.stash[SHARD_INFO] = shard.apply(config, items, shard.parse_shard(config.getoption("qaaudit_shard")))
+        if hasattr(config, "workerinput"):   # the controller learns it from the worker's output
+            config.workeroutput["qaaudit_shard"] = config.stash[SHARD_INFO]
     if not hasattr(config, "workerinput"):
         return
     from qaaudit.collect import cost_rank
@@ -209,6 +229,12 @@ class _RunHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.recorder.plan_ids(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        info = getattr(node, "workeroutput", {}).get("qaaudit_shard")
+        if info is not None:
+            self.config.stash[SHARD_INFO] = info
 
     @pytest.hookimpl(tryfirst=True)   # before junitxml writes the item's <testcase>
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

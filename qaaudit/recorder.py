@@ -230,7 +230,17 @@ class Recorder:
                                   f"caching. Make it writable, or pass --qaaudit-no-cache")
         run = replace(run, status=status, status_detail=detail, notes=tuple(dict.fromkeys(self.run_notes)))
         summary = summarize(run)
-        extra = {"summary": summary}
+        extra: dict[str, Any] = {"summary": summary, "settings": run_settings(self.config)}
+        from qaaudit.plugin import SHARD_INFO
+
+        shard = self.config.stash.get(SHARD_INFO, None)
+        if shard is None and self.config.getoption("qaaudit_shard"):   # a shard with nothing to run
+            from qaaudit.shard import parse_shard
+
+            k = parse_shard(self.config.getoption("qaaudit_shard"))
+            shard = {"index": k.index, "count": k.count, "sizes": None, "selected": None, "selection": None}
+        if shard is not None:
+            extra["shard"] = dict(shard)
         if audit_session is not None and getattr(audit_session, "predictions_info", None):
             extra["predictions"] = dict(audit_session.predictions_info)
         run = replace(run, extra=extra)
@@ -311,6 +321,26 @@ class Recorder:
             terminal.write_line(note)
         if self.gate_text:
             terminal.write_line(self.gate_text)
+
+
+def run_settings(config: Any) -> dict[str, Any]:
+    """The settings that can change a verdict, beside the model and the audit files: shards of one run must
+    agree on them (``qaaudit merge`` refuses shards that do not)."""
+    import os
+
+    import qaaudit
+    from qaaudit.robustness import SEED_ENV, _is_ci
+
+    opt = config.getoption
+    predictions = opt("qaaudit_predictions")
+    return {"qaaudit": qaaudit.__version__, "autocast": opt("qaaudit_autocast"), "examples": opt("qaaudit_examples"),
+            "predictions": Path(predictions).name if predictions else None,
+            "predictions_strict": bool(opt("qaaudit_predictions_strict")),
+            "baseline": opt("qaaudit_baseline") or config.getini("qaaudit_baseline") or None,
+            "baseline_results": Path(opt("qaaudit_baseline_results")).name if opt("qaaudit_baseline_results") else None,
+            "hypothesis_profile": "ci" if _is_ci() else "local",
+            "robustness_seed": os.environ.get(SEED_ENV),
+            "device": opt("qaaudit_device") or config.getini("qaaudit_device") or "auto"}
 
 
 def report_dir(config: Any) -> Path:

@@ -39,8 +39,8 @@ def run(*cases: CaseResult, model: str = "candidate") -> RunResult:
 
 def test_empty_config_passes_and_says_nothing_was_checked():
     verdict = evaluate_gate(run(case("a", "failed")), None)
-    assert verdict.passed and verdict.checks == ()
-    assert "nothing checked" in render_gate(verdict)
+    assert verdict.passed and [c.name for c in verdict.checks] == ["run_complete"]
+    assert "no gate settings configured: only that every selected item ran was checked" in render_gate(verdict)
 
 
 def test_min_pass_rate_counts_xpassed_as_pass_and_leaves_xfailed_and_skipped_out():
@@ -180,7 +180,7 @@ def test_verdict_to_dict_is_json():
     verdict = evaluate_gate(candidate, GateConfig(min_pass_rate=0.1), compare(candidate, baseline))
     d = json.loads(json.dumps(verdict.to_dict(), allow_nan=False))
     assert d["status"] == "FAILED" and d["settings"] == {"min_pass_rate": 0.1}
-    assert [c["name"] for c in d["checks"]] == ["regressions", "pass_rate"]
+    assert [c["name"] for c in d["checks"]] == ["regressions", "run_complete", "pass_rate"]
 
 
 # ------------------------------------------------------------------ settings
