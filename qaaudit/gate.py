@@ -457,11 +457,13 @@ def compare(candidate: RunResult, baseline: RunResult) -> Comparison:
 
 
 def read_results(path: str | os.PathLike, *, baseline: bool = False) -> RunResult:
-    """Read a ``results.json``; a file that is not one raises BaselineError (baseline) or InvalidArgument."""
+    """Read a ``results.json`` (or the one in a report folder); a file that is not one raises BaselineError (baseline) or InvalidArgument."""
     error: type[QAAuditError] = BaselineError if baseline else InvalidArgument
     what = "baseline results" if baseline else "results file"
     remedy = "pass the results.json that a qaaudit run wrote (reports/results.json by default)"
     p = Path(path)
+    if p.is_dir() and (p / "results.json").is_file():   # a report folder stands for its results.json
+        p = p / "results.json"
     if not p.is_file():
         raise error(f"{what} {str(p)!r} does not exist or is not a file; {remedy}")
     try:
