@@ -134,6 +134,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=cost_rank)  # stable, and the same in every worker (xdist requires equal collections)
 
 
+@pytest.hookimpl(optionalhook=True, tryfirst=True)   # before xdist's own, which always answers
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Where batching applies, each worker gets a whole group of audit items (see qaaudit.workers)."""
+    from qaaudit.workers import make_scheduler, wants_groups
+
+    return make_scheduler(config, log) if wants_groups(config) else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    from qaaudit.workers import GROUPS_KEY, wants_groups
+
+    if wants_groups(node.config):
+        node.workerinput[GROUPS_KEY] = len(node.config.getoption("tx"))
+
+
 @pytest.hookimpl(wrapper=True, specname="pytest_collection_modifyitems")
 def pytest_collection_modifyitems_keep_invalid(session: pytest.Session, config: pytest.Config,
                                                items: list[pytest.Item]) -> Any:
@@ -224,7 +240,14 @@ class _RunHooks:
                 return
             raise pytest.UsageError(message)
         if planned and not self.config.getoption("qaaudit_predictions"):
-            audit_session.plan(planned)
+            count = getattr(self.config, "workerinput", {}).get("qaaudit_groups")
+            groups = None
+            if count:   # this worker will get whole groups: the same split the controller's scheduler made
+                from qaaudit.workers import audit_matcher, group_nodeids
+
+                where = group_nodeids([i.nodeid for i in session.items], count, audit_matcher(self.config))
+                groups = [where.get(item.nodeid, -1) for item in session.items if type(item).__name__ == "CaseItem"]
+            audit_session.plan(planned, groups)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

@@ -161,7 +161,9 @@ class AuditSession:
         self.cache = ExplanationCache(cache_dir, enabled=options.cache)
         self._models: dict[str, Any] = {}
         self._planned: list[tuple[Any, Any]] = []   # (audit, case) of the selected case items
-        self._prefetched: set[str] = set()          # model paths whose planned cases were explained together
+        self._groups: list[int] | None = None         # their xdist groups, when workers get whole groups
+        self._group_of: dict[tuple[str, str], int] = {}
+        self._prefetched: set[tuple[str, int | None]] = set()   # (model path, group) explained together
         # under --qaaudit-no-cache, what this process computed: a robustness check still reuses its case's
         # explanation, and batched explanations wait here for their items
         self._memo: dict[str, dict] = {}
@@ -259,39 +261,47 @@ class AuditSession:
         """The cache key of one computation on one model."""
         import qaaudit
 
+        # the kind of device, not its number: worker 3's cuda:1 computes what worker 0's cuda:0 does
         return cache_key(model=ref.weights_hash, tokenizer=ref.tokenizer_hash, kind=kind, question=question,
                          context=context,
-                         settings=dict(settings, device=str(ref.device),
+                         settings=dict(settings, device=str(ref.device).split(":", 1)[0],
                                        autocast=settings.get("autocast") or self.options.autocast),
                          version=qaaudit.__version__)
 
     # -- explanations of many cases at once (GPU)
-    def plan(self, cases: Sequence[tuple[Any, Any]]) -> None:
-        """The (audit, case) pairs this process will run, for :meth:`prefetch` to batch."""
+    def plan(self, cases: Sequence[tuple[Any, Any]], groups: Sequence[int] | None = None) -> None:
+        """The (audit, case) pairs this process will run, for :meth:`prefetch` to batch. In an xdist worker
+        ``groups`` gives each pair's group (:mod:`qaaudit.workers`): a group is sent whole to one worker,
+        which batches that group's cases when the first of them runs."""
         self._planned = list(cases)
+        self._groups = list(groups) if groups is not None else None
+        self._group_of = ({(case.question, case.context): g for (_, case), g in zip(self._planned, self._groups)}
+                          if self._groups is not None else {})
 
     def batching(self, ref: Any) -> bool:
         """Whether the planned cases of ``ref`` are explained together: ``auto`` means on a GPU only
-        (on a CPU, batching cases measured no faster), and never in an xdist worker, which runs a share
-        of the items that it cannot know in advance."""
+        (on a CPU, batching cases measured no faster), and in an xdist worker only when the controller
+        sends it whole groups (:mod:`qaaudit.workers`): otherwise it cannot know its share in advance."""
         mode = self.options.batch
-        if mode == "off" or os.environ.get("PYTEST_XDIST_WORKER"):
+        if mode == "off" or (os.environ.get("PYTEST_XDIST_WORKER") and self._groups is None):
             return False
         return mode == "on" or ref.device.startswith("cuda")
 
-    def prefetch(self, ref: Any) -> int:
+    def prefetch(self, ref: Any, group: int | None = None) -> int:
         """Explain, in batches, every planned case on ``ref`` that needs attributions and is not cached.
 
         Cases are grouped by their settings (each group is one :func:`~qaaudit.explainer.explain_batch`
         call); the results go where :meth:`explanation` looks, so the items then run from them.
         Returns how many cases were explained.
         """
-        if ref.path in self._prefetched:
+        if (ref.path, group) in self._prefetched:
             return 0
-        self._prefetched.add(ref.path)
+        self._prefetched.add((ref.path, group))
         groups: dict[str, list[tuple[str, str, dict]]] = {}
         seen: set[str] = set()
-        for audit, case in self._planned:
+        for i, (audit, case) in enumerate(self._planned):
+            if group is not None and self._groups is not None and self._groups[i] != group:
+                continue
             name = self.model_name_for(getattr(audit, "model", None))
             if self.get_model(name, base_dir=Path(audit.path).parent).path != ref.path:
                 continue
@@ -344,7 +354,8 @@ class AuditSession:
         decode = _decoder(question, context, answer_only=not attributions)
         # a full explanation holds the prediction too: robustness items reuse their case's entry
         hit = self._lookup(key, decode=decode) if attributions else self._lookup(key, key_of("explain"), decode=decode)
-        if hit is None and attributions and self._planned and self.batching(ref) and self.prefetch(ref):
+        if (hit is None and attributions and self._planned and self.batching(ref)
+                and self.prefetch(ref, self._group_of.get((question, context)))):
             hit = self._lookup(key, decode=decode)
         if hit is not None:
             return hit
@@ -567,12 +578,15 @@ def case_settings(case: Any) -> dict[str, Any]:
 
 def build_session(config: Any) -> AuditSession:
     """An AuditSession from pytest options and ini values (the command line wins)."""
+    from qaaudit.workers import visible_gpus, worker_device, worker_index
+
     opt, ini = config.getoption, config.getini
     path = opt("qaaudit_predictions")
     options = SessionOptions(
         model=opt("qaaudit_model"),
         ini_model=ini("qaaudit_model") or None,
-        device=opt("qaaudit_device") or ini("qaaudit_device") or "auto",
+        device=worker_device(opt("qaaudit_device") or ini("qaaudit_device") or "auto", worker_index(),
+                             visible_gpus()),
         cache=bool(ini("qaaudit_cache")) and not opt("qaaudit_no_cache"),
         explain_all=not opt("qaaudit_no_report"),
         trust_remote_code=bool(opt("qaaudit_trust_remote_code")),
