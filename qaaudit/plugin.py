@@ -285,5 +285,22 @@ class _RunHooks:
 
         restore_signals(config)
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
+    def pytest_terminal_summary_compact(self, terminalreporter: Any) -> Any:
+        """Past a few dozen failing audit items, pytest's block per failure gives way to a line each."""
+        from qaaudit.compact import compact_line, wants_compact
+
+        failed = terminalreporter.stats.get("failed", [])
+        audit = [r for r in failed if getattr(r, "qaaudit", None) is not None and r.when == "call"]
+        if not wants_compact(self.config, len(audit)):
+            return (yield)
+        shown = {id(r) for r in audit}
+        terminalreporter.stats["failed"] = [r for r in failed if id(r) not in shown]
+        self.recorder.compact_lines = [compact_line(r.qaaudit, r.longreprtext) for r in audit]
+        try:
+            return (yield)
+        finally:   # the counts of the last line are pytest's, of every failure
+            terminalreporter.stats["failed"] = failed
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         self.recorder.summary(terminalreporter)

@@ -111,6 +111,7 @@ class Recorder:
         self.report_path: Path | None = None
         self.notes: list[str] = []       # lines for the terminal
         self.run_notes: list[str] = []   # what results.json and the report must say too
+        self.compact_lines: list[str] = []   # failing audit items, a line each (qaaudit.compact)
         self.write_failed = False
         self.abort_reason: str | None = None   # a usage error found before any case ran (a model that won't load)
         self.cache_invalid = 0                  # cache entries that could not be used, over all workers
@@ -311,6 +312,11 @@ class Recorder:
                 if line:
                     terminal.write_line(line)
             return
+        if self.compact_lines:
+            terminal.write_sep("=", f"{len(self.compact_lines)} failed audit items, one line each "
+                                    f"(-v or --tb=short shows each in full)")
+            for line in self.compact_lines:
+                terminal.write_line(f"FAILED {line}")
         if self.summary_text:
             terminal.write_line(self.summary_text)
         for note in self.run_notes:
