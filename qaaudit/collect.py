@@ -85,7 +85,9 @@ class AuditFile(pytest.File):
         """An error item (the other files still run); with --collect-only, a collection error that shows."""
         if self.config.getoption("collectonly", False):
             raise self.CollectError(_invalid_message(self.config, error))
-        yield InvalidAuditItem.from_parent(self, name="<invalid audit file>", error=error)
+        item = InvalidAuditItem.from_parent(self, name="<invalid audit file>", error=error)
+        self.invalid_item = item
+        yield item
 
     def _child_id(self, name: str) -> str:
         """The item's node id as a string, so pytest parses it as it parses the ids it stored.
@@ -131,6 +133,20 @@ def _shown_path(config: pytest.Config, path: Path) -> str:
         return os.path.relpath(path, config.invocation_params.dir)
     except ValueError:  # another drive on Windows
         return str(path)
+
+
+def keep_invalid_collected(collector: Any, report: pytest.CollectReport) -> None:
+    """--lf and --ff never hide an invalid audit file: pytest skips collecting files without a recorded
+    failure, and keeps only recorded failures of the others, which would drop a file broken since."""
+    if not isinstance(collector, AuditFile) or report.outcome != "passed":
+        return
+    item = getattr(collector, "invalid_item", None)
+    if item is None and not report.result and not hasattr(collector, "audit"):
+        for _ in collector.collect():   # skipped unread: read it, to know whether it is still valid
+            break
+        item = getattr(collector, "invalid_item", None)
+    if item is not None and item not in report.result:
+        report.result.insert(0, item)
 
 
 def _invalid_message(config: pytest.Config, error: SpecError) -> str:

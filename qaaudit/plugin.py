@@ -134,6 +134,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=cost_rank)  # stable, and the same in every worker (xdist requires equal collections)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)   # outside --lf's own wrapper, which filters the result
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    if collector.config.getoption("lf", False) or collector.config.getoption("failedfirst", False):
+        from qaaudit.collect import keep_invalid_collected
+
+        keep_invalid_collected(collector, report)
+    return report
+
+
 @pytest.hookimpl(optionalhook=True, tryfirst=True)   # before xdist's own, which always answers
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Where batching applies, each worker gets a whole group of audit items (see qaaudit.workers)."""
@@ -148,25 +158,6 @@ def pytest_configure_node(node: Any) -> None:
 
     if wants_groups(node.config):
         node.workerinput[GROUPS_KEY] = len(node.config.getoption("tx"))
-
-
-@pytest.hookimpl(wrapper=True, specname="pytest_collection_modifyitems")
-def pytest_collection_modifyitems_keep_invalid(session: pytest.Session, config: pytest.Config,
-                                               items: list[pytest.Item]) -> Any:
-    """-k, -m and --deselect never hide an invalid audit file: its error item runs whatever they select."""
-    invalid = [item for item in items if type(item).__name__ == "InvalidAuditItem"]
-    result = yield
-    if invalid:
-        kept = {id(item) for item in items}
-        back = [item for item in invalid if id(item) not in kept]
-        items[:0] = back
-        # pytest counted them as deselected already; they run, so the summary must not say so
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        deselected = getattr(reporter, "stats", {}).get("deselected")
-        if back and isinstance(deselected, list):
-            gone = {id(item) for item in back}
-            deselected[:] = [item for item in deselected if id(item) not in gone]
-    return result
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -198,6 +189,26 @@ class _RunHooks:
 
         self.config = config
         self.recorder = Recorder(config)
+
+    # tryfirst, and registered after the cacheprovider's --lf plugin: outside every wrapper that deselects
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_collection_modifyitems")
+    def pytest_collection_modifyitems_keep_invalid(self, session: pytest.Session, config: pytest.Config,
+                                                   items: list[pytest.Item]) -> Any:
+        """-k, -m, --deselect and --lf never hide an invalid audit file: its error item runs whatever they
+        select."""
+        invalid = [item for item in items if type(item).__name__ == "InvalidAuditItem"]
+        result = yield
+        if invalid:
+            kept = {id(item) for item in items}
+            back = [item for item in invalid if id(item) not in kept]
+            items[:0] = back
+            # pytest counted them as deselected already; they run, so the summary must not say so
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            deselected = getattr(reporter, "stats", {}).get("deselected")
+            if back and isinstance(deselected, list):
+                gone = {id(item) for item in back}
+                deselected[:] = [item for item in deselected if id(item) not in gone]
+        return result
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):

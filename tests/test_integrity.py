@@ -84,7 +84,7 @@ def test_an_interrupted_run_says_so_and_never_passes_the_gate(pytester, ckpt, ca
 
 
 def test_stopping_early_is_incomplete_even_when_the_pass_rate_would_pass(pytester, ckpt, capsys):
-    audit = many_cases(ckpt, 4).replace("prediction: {f1: 0.0}", "prediction: {f1: 1.0}", 1)   # c0 fails
+    audit = many_cases(ckpt, 4).replace("prediction: {f1: 0.0}", "prediction: {min_confidence: 0.9999}", 1)  # c0 fails
     pytester.makefile(".audit.yaml", many=audit)
     pytester.makefile(".toml", qaaudit="[gate]\nmin_pass_rate = 0.0\n")
     result = pytester.runpytest("-x", "-p", "no:cacheprovider")
@@ -114,6 +114,28 @@ def test_selection_never_hides_a_broken_file(pytester, ckpt, args, bad):
     result.stdout.fnmatch_lines(["*invalid audit file: bad.audit.yaml:*"])
     assert "deselected" not in result.stdout.lines[-1] or "error" in result.stdout.lines[-1]
     assert "1 error" in result.stdout.lines[-1]
+
+
+@pytest.mark.parametrize("args", [["--lf"], ["--ff"], ["--lf", "-n", "2"], ["--sw"]])
+def test_a_file_broken_since_the_last_run_is_not_hidden_by_lf(pytester, ckpt, args):
+    """--lf collects only the files with recorded failures and keeps only those failures: a file that broke
+    since (or one that passed and broke) must still fail the run."""
+    # c0 fails: a random tiny model is never that sure
+    failing = many_cases(ckpt, 2).replace("prediction: {f1: 0.0}", "prediction: {min_confidence: 0.9999}", 1)
+    pytester.makefile(".audit.yaml", failing=failing, passing=many_cases(ckpt, 2),
+                      later=many_cases(ckpt, 2).replace("c0", "d0").replace("c1", "d1"))
+    assert pytester.runpytest_subprocess().ret == pytest.ExitCode.TESTS_FAILED   # records c0 as failed
+    pytester.path.joinpath("passing.audit.yaml").write_text("cases:\n  - id: x\n    question: [\n")
+    pytester.path.joinpath("failing.audit.yaml").write_text(failing + "  - {id: y, question: 1}\n")
+    result = pytester.runpytest_subprocess(*args, timeout=120)
+    if "--sw" in args:   # stepwise stops at the first failure, which is a broken file's
+        assert result.ret == pytest.ExitCode.INTERRUPTED
+        assert "1 error" in result.stdout.lines[-1] and "invalid audit file" in result.stdout.str()
+        return
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*invalid audit file: passing.audit.yaml:*"])
+    result.stdout.fnmatch_lines(["*invalid audit file: failing.audit.yaml:*"])
+    assert "2 error" in result.stdout.lines[-1]
 
 
 @pytest.mark.parametrize("breakage", ["truncated", "config", "missing-option"])
