@@ -52,17 +52,25 @@ def _to_model(qa: Any, arrays: Mapping[str, np.ndarray]) -> dict[str, torch.Tens
 def forward_windows(qa: Any, encodings: Sequence[Encoding]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
     """Start/end logits, one row per window (windows differ in length), for each encoding.
 
-    The windows of all encodings are batched together, shortest first, so a batch pads little.
+    The windows of all encodings are batched together, shortest first, so a batch pads little. Each window
+    gets the logits it gets alone: a right-padding model sees padding only after a window's tokens (masked,
+    positions unchanged); a left-padding one would see its window shifted right by the padding, and absolute
+    position embeddings (DistilBERT, BERT) then move the logits, so its batches hold windows of one length.
     """
     items = [(i, w) for i, enc in enumerate(encodings) for w in range(len(enc.windows))]
     results: list[list[tuple[np.ndarray, np.ndarray] | None]] = [[None] * len(e.windows) for e in encodings]
-    items.sort(key=lambda iw: int(encodings[iw[0]].windows[iw[1]].attention_mask.sum()))
+    items.sort(key=lambda iw: len(encodings[iw[0]].windows[iw[1]].input_ids))
+    equal_lengths = qa.tokenizer.padding_side == "left"
     lo = 0
     while lo < len(items):
         length = len(encodings[items[lo][0]].windows[items[lo][1]].input_ids)
         size = max(1, _WINDOW_BUDGET // max(length, 1))
-        batch = items[lo:lo + size]
-        lo += size
+        hi = min(lo + size, len(items))
+        if equal_lengths:
+            hi = next((j for j in range(lo, hi)
+                       if len(encodings[items[j][0]].windows[items[j][1]].input_ids) != length), hi)
+        batch = items[lo:hi]
+        lo = hi
         arrays = _stack([encodings[i].model_inputs([w]) for i, w in batch], qa.tokenizer)
         with torch.no_grad():
             out = qa.model(**_to_model(qa, arrays))

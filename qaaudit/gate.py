@@ -270,9 +270,10 @@ def case_scores(case: CaseResult) -> tuple[float, float] | None:
     """(EM, F1) of a case with a gold answer; None for unanswerable cases or ones without golds.
 
     Read from the case's prediction verdicts when they carry the number, else
-    computed from the predicted text and the golds (``auto`` normalisation);
-    a case without a prediction scores 0, as the official script scores an
-    unanswered question.
+    computed from the predicted text and the golds with the normalisation the
+    case chose (its file's, or its own; ``auto`` resolved from the case's texts,
+    as its verdicts were); a case without a prediction scores 0, as the official
+    script scores an unanswered question.
     """
     if case.unanswerable or not case.gold:
         return None
@@ -285,10 +286,12 @@ def case_scores(case: CaseResult) -> tuple[float, float] | None:
     if len(found) < 2:
         text = (case.prediction or {}).get("text")
         if isinstance(text, str):
-            from qaaudit.metrics import best_over_golds, exact_match, f1
+            from qaaudit.metrics import score_answer
 
-            found.setdefault("exact_match", best_over_golds(exact_match, text, case.gold))
-            found.setdefault("f1", best_over_golds(f1, text, case.gold))
+            em, f1 = score_answer(text, case.gold, normalization=case.normalization,
+                                  context=case.question + " " + case.context)
+            found.setdefault("exact_match", em)
+            found.setdefault("f1", f1)
     return found.get("exact_match", 0.0), found.get("f1", 0.0)
 
 

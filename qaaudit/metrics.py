@@ -1,12 +1,20 @@
-"""Answer-text metrics of the official SQuAD v1.1 and KorQuAD 1.0 evaluation scripts.
+"""Answer-text metrics of the official SQuAD v1.1, SQuAD v2.0 and KorQuAD 1.0 evaluation scripts.
 
-Both scripts compare a prediction with a gold answer after normalising the two
+The scripts compare a prediction with a gold answer after normalising the two
 texts; KorQuAD's F1 counts characters instead of words because Korean words
 carry particles (로제는 / 로제가) that would make word overlap far too harsh.
 
-One deliberate deviation: when both normalised texts are empty (a gold such as
-"the") F1 is 1.0, as in SQuAD 2.0's script, instead of v1.1's 0.0; a prediction
-that matches a gold exactly must never score F1 below its exact match.
+Each normalisation names the script whose rules every score follows, to the bit:
+
+- ``squad``: ``evaluate-v1.1.py``. F1 is 0 whenever no token is shared, also where both
+  texts normalise to empty (a gold ``"."`` or ``"the"``), even though EM is then 1.
+- ``squad2``: ``evaluate-v2.0.py``. Golds that normalise to empty are dropped (none left:
+  the only right answer is the empty one) and F1 is 1 where both token lists are empty.
+- ``korquad``: KorQuAD 1.0 ``evaluate-v1.0.py``; like v1.1, with character F1.
+- ``auto``: ``korquad`` where the texts it is given hold Hangul, else ``squad``.
+
+A question without gold text (SQuAD 2.0's unanswerable ones) is scored with v2.0's rule
+under every normalisation: only a prediction that normalises to empty is right.
 """
 from __future__ import annotations
 
@@ -28,10 +36,11 @@ __all__ = [
     "f1",
     "best_over_golds",
     "detect_normalization",
+    "score_answer",
 ]
 
-Normalization = Literal["auto", "squad", "korquad"]
-NORMALIZATIONS: tuple[str, ...] = ("auto", "squad", "korquad")
+Normalization = Literal["auto", "squad", "squad2", "korquad"]
+NORMALIZATIONS: tuple[str, ...] = ("auto", "squad", "squad2", "korquad")
 
 _PUNCT = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -65,7 +74,7 @@ def resolve_normalization(normalization: str, *texts: str) -> str:
     """Turn ``"auto"`` into ``"squad"``/``"korquad"`` by the script of ``texts``."""
     if normalization == "auto":
         return detect_normalization(" ".join(texts))
-    if normalization not in ("squad", "korquad"):
+    if normalization not in ("squad", "squad2", "korquad"):
         raise InvalidArgument(
             f"normalization {normalization!r} is not one of {', '.join(NORMALIZATIONS)}"
         )
@@ -75,7 +84,7 @@ def resolve_normalization(normalization: str, *texts: str) -> str:
 def normalize(text: str, normalization: str = "auto") -> str:
     """Normalise ``text`` with the named scheme (``auto`` picks it from ``text``)."""
     mode = resolve_normalization(normalization, text)
-    return normalize_korquad(text) if mode == "korquad" else normalize_squad(text)
+    return normalize_korquad(text) if mode == "korquad" else normalize_squad(text)   # v2.0 normalises as v1.1
 
 
 def exact_match(prediction: str, gold: str, *, normalization: str = "auto") -> float:
@@ -93,11 +102,11 @@ def _units(text: str, mode: str) -> list[str]:
 
 
 def f1(prediction: str, gold: str, *, normalization: str = "auto") -> float:
-    """Token F1 (SQuAD) or character F1 over normalised tokens (KorQuAD)."""
+    """Token F1 (SQuAD) or character F1 over normalised tokens (KorQuAD), as the named script computes it."""
     mode = resolve_normalization(normalization, prediction, gold)
     pred, ref = _units(prediction, mode), _units(gold, mode)
-    if not pred or not ref:
-        return float(pred == ref)
+    if mode == "squad2" and (not pred or not ref):
+        return float(pred == ref)   # v2.0: "if either is no-answer, then F1 is 1 if they agree"
     same = sum((Counter(pred) & Counter(ref)).values())
     if same == 0:
         return 0.0
@@ -108,3 +117,22 @@ def f1(prediction: str, gold: str, *, normalization: str = "auto") -> float:
 def best_over_golds(metric: Callable[..., float], prediction: str, golds: Iterable[str], **kw) -> float:
     """SQuAD's ``metric_max_over_ground_truths``: the best score over the gold answers (0.0 if none)."""
     return max((metric(prediction, g, **kw) for g in golds), default=0.0)
+
+
+def score_answer(prediction: str, golds: Iterable[str], *, normalization: str = "auto",
+                 context: str = "") -> tuple[float, float]:
+    """(EM, F1) of ``prediction`` against the best of ``golds``, as the official script of ``normalization``.
+
+    ``auto`` is resolved once per question, from the golds and ``context`` (a case's question and context:
+    a KorQuAD answer such as ``FIDE`` has no Hangul, its paragraph has). No gold text: the only right
+    answer is the empty one (SQuAD 2.0's rule for unanswerable questions).
+    """
+    refs = [g for g in golds]
+    mode = resolve_normalization(normalization, context, *refs)
+    if mode == "squad2":
+        refs = [g for g in refs if normalize_squad(g)]   # v2.0 drops golds that normalise to nothing
+    if not refs:
+        empty = float(not normalize(prediction, mode))
+        return empty, empty
+    em = max(exact_match(prediction, g, normalization=mode) for g in refs)
+    return em, max(f1(prediction, g, normalization=mode) for g in refs)

@@ -207,17 +207,26 @@ class PredictionScores:
         return {"exact_match": 100.0 * self.em_sum / self.total, "f1": 100.0 * self.f1_sum / self.total}
 
 
-def score_predictions(predictions: Mapping[str, PredictedAnswer | str], golds: Mapping[str, Sequence[str]],
-                      *, normalization: str = "auto") -> PredictionScores:
-    """Mean EM/F1 over ``golds`` (question id -> gold texts), in the order given.
+def score_predictions(predictions: Mapping[str, PredictedAnswer | str],
+                      golds: Mapping[str, Sequence[str]] | Any, *, normalization: str | None = None) -> PredictionScores:
+    """Mean EM/F1 over ``golds`` (question id -> gold texts, or a ``SquadDataset``), in the order given.
 
-    A question without a prediction scores 0 (as the official scripts); one
-    with no gold text (unanswerable) is right only for an empty prediction,
-    as in SQuAD 2.0's script. ``normalization``: ``squad``, ``korquad`` or
-    ``auto`` (per question, from the script of its texts).
+    ``normalization`` (``squad``, ``squad2``, ``korquad`` or ``auto``) names the official script whose rules
+    score every question (:func:`qaaudit.metrics.score_answer`); by default the dataset's own (``korquad`` for
+    KorQuAD, ``squad2`` for SQuAD 2.0, ``squad`` for v1.1), ``auto`` for a plain mapping (resolved per
+    question from its golds and, with a dataset, its question and context). A question without a prediction
+    scores 0 (as the official scripts); one with no gold text (unanswerable) is right only for an empty
+    prediction, as in SQuAD 2.0's script.
     """
-    from qaaudit.metrics import best_over_golds, exact_match, f1
+    from qaaudit.metrics import score_answer
 
+    texts_of: dict[str, str] = {}
+    if hasattr(golds, "questions") and hasattr(golds, "golds"):   # a SquadDataset
+        if normalization is None:
+            normalization = golds.normalization
+        texts_of = {q.id: f"{q.question} {q.context}" for q in golds.questions}
+        golds = golds.golds()
+    normalization = normalization or "auto"
     em_sum = f1_sum = 0.0
     per: dict[str, tuple[float, float]] = {}
     unanswered = []
@@ -228,9 +237,7 @@ def score_predictions(predictions: Mapping[str, PredictedAnswer | str], golds: M
             per[qid] = (0.0, 0.0)
             continue
         text = pred.text if isinstance(pred, PredictedAnswer) else pred
-        refs = list(texts) or [""]
-        em = best_over_golds(exact_match, text, refs, normalization=normalization)
-        fs = best_over_golds(f1, text, refs, normalization=normalization)
+        em, fs = score_answer(text, texts, normalization=normalization, context=texts_of.get(qid, ""))
         per[qid] = (em, fs)
         em_sum += em
         f1_sum += fs

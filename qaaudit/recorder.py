@@ -51,7 +51,7 @@ def item_payload(item: Any) -> dict[str, Any]:
         check_name=check.name if check is not None else None,
         tags=list(case.tags), question=case.question, context=case.context,
         gold=[a.text for a in case.answers], unanswerable=bool(case.unanswerable),
-        xfail_reason=_xfail_reason(item),
+        xfail_reason=_xfail_reason(item), normalization=case.normalization,
     )
     outcome = getattr(item, "outcome_data", None)
     if outcome is not None:
@@ -89,7 +89,7 @@ def _case_result(payload: Mapping[str, Any], side: str, outcome: str, message: s
         gold=tuple(payload.get("gold") or ()), unanswerable=bool(payload.get("unanswerable")),
         prediction=data.get("prediction"), explanation=data.get("explanation"),
         robustness=data.get("robustness"), message=message, duration=duration,
-        xfail_reason=payload.get("xfail_reason", ""),
+        xfail_reason=payload.get("xfail_reason", ""), normalization=payload.get("normalization") or "auto",
     )
 
 

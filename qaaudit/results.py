@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 __all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "Verdict", "CaseResult", "RunResult", "write_json_atomic",
-           "write_text_atomic", "OUTCOMES", "RUN_STATUSES"]
+           "write_text_atomic", "OUTCOMES", "RUN_STATUSES", "umask_mode"]
 
 # /2 records whether the run finished (``status``, ``status_detail``) and the items that did not run
 # (outcome ``not_run``). It also writes each distinct context once, in the top-level "contexts" (a case's
@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "Verdict", "CaseResult", "RunRe
 SCHEMA_VERSION = "qaaudit.results/2"
 READABLE_SCHEMAS = ("qaaudit.results/1", SCHEMA_VERSION)
 _OPTIONAL = {"kind": "case", "check_name": None, "unanswerable": False, "explanation": None, "robustness": None,
-             "message": "", "xfail_reason": ""}
+             "message": "", "xfail_reason": "", "normalization": "auto"}
 # "not_run": selected, but the run ended before the item did (interrupted, -x, a crash)
 OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error", "not_run")
 # complete: every selected item ran. interrupted: Ctrl-C or SIGTERM. incomplete: stopped early (-x,
@@ -87,6 +87,7 @@ class CaseResult:
     message: str = ""
     duration: float = 0.0
     xfail_reason: str = ""
+    normalization: str = "auto"  # the case's answer normalisation: every EM/F1 of it is scored with this one
 
     @property
     def passed(self) -> bool:
@@ -210,12 +211,35 @@ _CORE_KEYS = frozenset(("schema", "status", "status_detail", "notes", "model", "
                         "duration", "totals", "gate", "baseline", "cases", "contexts"))
 
 
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as the process's umask lets a plain ``open()`` (files) or ``mkdir`` (0o777) create it.
+
+    mkstemp and mkdtemp create 0600 / 0700 whatever the umask; a results.json, imported audit file or
+    report that only its writer can read breaks CI artefact upload and shared report folders.
+    """
+    current = None
+    try:   # Linux says it without changing it (os.umask is process-wide: another thread could create a file
+        # meanwhile with mask 0)
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    current = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError):
+        pass
+    if current is None:
+        current = os.umask(0o022)
+        os.umask(current)
+    return mode & ~current
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` next to ``path`` and rename it into place, so readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, umask_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)

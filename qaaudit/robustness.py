@@ -230,8 +230,9 @@ def _check_seed(ci: bool, digest: bytes) -> int:
 class _Judge:
     """Predicts (cached, batched where possible) and scores variants against the rule."""
 
-    def __init__(self, predictor: Any, rule: _Rule, base: Perturbed, original: Any) -> None:
-        self.predictor, self.rule, self.base = predictor, rule, base
+    def __init__(self, predictor: Any, rule: _Rule, base: Perturbed, original: Any,
+                 normalization: str = "auto") -> None:
+        self.predictor, self.rule, self.base, self.normalization = predictor, rule, base, normalization
         self.answers: dict[tuple[str, str], Answer] = {}
         self.explanations: dict[tuple[str, str], Explanation] = {}
         if isinstance(original, Explanation):
@@ -279,14 +280,18 @@ class _Judge:
     def score(self, p: Perturbed) -> float:
         if self.rule.property == "attribution_stability":
             return top_word_overlap(self.explain(self.base), self.explain(p), p.edits, self.rule.top_k)
-        from qaaudit.metrics import best_over_golds, exact_match, f1
+        from qaaudit.metrics import exact_match, f1, normalize, resolve_normalization
 
         prediction = self.answer(p).text
         golds = self.expected(p)
         if not any(golds):   # no answer expected: only the null answer matches
             return 1.0 if not prediction.strip() else 0.0
+        # the case's normalisation; two answers that both normalise to nothing ("." and ".") agree here, since
+        # this compares answers with each other rather than reproducing an official score
+        mode = resolve_normalization(self.normalization, self.base.question, self.base.context, *golds)
         metric = f1 if self.rule.metric == "f1" else exact_match
-        return best_over_golds(metric, prediction, golds)
+        return max(1.0 if not normalize(prediction, mode) and not normalize(g, mode) else
+                   metric(prediction, g, normalization=mode) for g in golds)
 
     def fails(self, p: Perturbed) -> bool:
         return self.score(p) < self.rule.threshold - 1e-12
@@ -320,7 +325,7 @@ def run_check(spec: RobustnessSpecLike, case: Any, predictor: Any, *, original: 
     run_seed = _check_seed(ci, digest)
     strategy = perturb(question, context, answers, perts, params=params)
     base = Perturbed.from_case(question, context, answers)
-    judge = _Judge(predictor, rule, base, original)
+    judge = _Judge(predictor, rule, base, original, getattr(case, "normalization", "auto"))
 
     # 1. draw the examples (no model call), 2. predict them in one batch, 3. check
     variants = _draw(strategy, cfg, run_seed, digest)

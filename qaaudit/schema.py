@@ -414,7 +414,7 @@ DELTA = Number(0, hint="a tolerance on the convergence delta: 0 or more")
 COUNT = Number(1, integer=True, hint="a whole number, at least 1")
 OFFSET = Number(0, integer=True, hint="a character offset: a whole number, 0 or more")
 PERCENT = Number(0, 100, lo_open=True, hint="a percentage in (0, 100]: write 20 for the top 20%")
-NORMALIZATION = Choice(("auto", "squad", "korquad"))
+NORMALIZATION = Choice(("auto", "squad", "squad2", "korquad"))
 POSITION = Choice(("start", "end", "both"))
 MASS = Choice(("positive", "absolute"))
 

@@ -64,8 +64,8 @@ class SquadDataset:
 
     @property
     def normalization(self) -> str:
-        """The answer normalisation of this dataset's official script."""
-        return "korquad" if self.flavour.startswith("KorQuAD") else "squad"
+        """The answer normalisation (and scoring rules) of this dataset's official script."""
+        return {"KorQuAD 1.0": "korquad", "SQuAD v2.0": "squad2"}.get(self.flavour, "squad")
 
     def golds(self) -> dict[str, tuple[str, ...]]:
         """Question id -> gold texts (empty for unanswerable questions), in file order."""

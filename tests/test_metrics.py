@@ -80,8 +80,13 @@ def test_explicit_normalization_overrides_script() -> None:
 
 
 def test_empty_texts() -> None:
-    assert f1("", "") == 1.0
-    assert f1("the", "a") == 1.0           # both normalise to nothing
+    # evaluate-v1.1.py: no shared token is F1 0, also where both texts normalise to nothing
+    assert f1("", "") == 0.0
+    assert f1("the", "a") == 0.0
+    assert exact_match("the", "a") == 1.0
+    # evaluate-v2.0.py: both empty agree
+    assert f1("", "", normalization="squad2") == 1.0
+    assert f1("the", "a", normalization="squad2") == 1.0
     assert f1("", "Paris") == 0.0
     assert exact_match("", "") == 1.0
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from qaaudit.explanation import Answer
-from qaaudit.metrics import best_over_golds, exact_match, f1, resolve_normalization
+from qaaudit.metrics import resolve_normalization, score_answer
 from qaaudit.results import Verdict
 from qaaudit.spec import Case, PredictionExpectation
 
@@ -12,19 +12,19 @@ __all__ = ["check_prediction"]
 def check_prediction(expectation: PredictionExpectation, case: Case, answer: Answer) -> list[Verdict]:
     """One verdict per threshold the expectation sets."""
     golds = case.gold_texts
-    # auto: KorQuAD's normalisation when the golds (the reference) are Korean.
-    mode = resolve_normalization(case.normalization, *golds)
+    # auto: KorQuAD's normalisation when the case (question, context, golds) is Korean; resolved as the gate,
+    # the summary and the report resolve it, so every path gives one number
+    mode = resolve_normalization(case.normalization, case.question, case.context, *golds)
     text = "" if answer.is_null else answer.text
     # the prediction and the golds are in the case's record and printed beside every verdict; repeating them
     # here made a third of a dataset run's results.json
     detail = f"{mode} normalisation"
     line = expectation.line
     out = []
+    em, score = score_answer(text, golds, normalization=mode) if golds else (0.0, 0.0)
     if expectation.exact_match:
-        em = best_over_golds(exact_match, text, golds, normalization=mode)
         out.append(Verdict("prediction", "exact_match", em == 1.0, em, 1.0, "==", detail, line))
     if expectation.f1 is not None:
-        score = best_over_golds(f1, text, golds, normalization=mode)
         out.append(Verdict("prediction", "f1", score >= expectation.f1, score, expectation.f1, ">=", detail, line))
     if expectation.offsets:
         spans = case.gold_spans

@@ -28,7 +28,7 @@ from markupsafe import Markup, escape
 from qaaudit import __version__, gate
 from qaaudit.errors import InvalidArgument
 from qaaudit.explanation import Explanation
-from qaaudit.results import CaseResult, RunResult, write_json_atomic
+from qaaudit.results import CaseResult, RunResult, umask_mode, write_json_atomic
 
 from . import heatmap, view
 from .compare import CaseComparison, normalize_comparison
@@ -181,6 +181,7 @@ def write_report(run: RunResult, out_dir: str | os.PathLike, *, comparison: Any 
     _remove_stale(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
     try:
+        os.chmod(tmp, umask_mode(0o777))   # mkdtemp's 0700 would become the report folder's mode
         _render_into(tmp, run, comp, label, pages=pages, progress=progress)
         for name in PLACEHOLDERS:  # keep files a repository tracks in its report folder (reports/.gitkeep)
             if (out_dir / name).is_file() and not (tmp / name).exists():
