@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "Verdict", "CaseResult", "RunRe
 SCHEMA_VERSION = "qaaudit.results/2"
 READABLE_SCHEMAS = ("qaaudit.results/1", SCHEMA_VERSION)
 _OPTIONAL = {"kind": "case", "check_name": None, "unanswerable": False, "explanation": None, "robustness": None,
-             "message": "", "xfail_reason": ""}
+             "message": "", "xfail_reason": "", "template": None, "slots": None}
 # "not_run": selected, but the run ended before the item did (interrupted, -x, a crash)
 OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error", "not_run")
 # complete: every selected item ran. interrupted: Ctrl-C or SIGTERM. incomplete: stopped early (-x,
@@ -73,7 +73,7 @@ class CaseResult:
     line: int                   # 1-based line of the case in the audit file
     case_id: str
     outcome: str                # one of OUTCOMES
-    kind: str = "case"          # "case" | "robustness"
+    kind: str = "case"          # "case" | "robustness" | "template" | "generated" (a case a template generated)
     check_name: str | None = None
     tags: tuple[str, ...] = ()
     verdicts: tuple[Verdict, ...] = ()
@@ -87,6 +87,8 @@ class CaseResult:
     message: str = ""
     duration: float = 0.0
     xfail_reason: str = ""
+    template: Mapping[str, Any] | None = None   # a template item's numbers (id, capability, language, n, pass_rate)
+    slots: Mapping[str, str] | None = None      # what filled the slots of a generated case
 
     @property
     def passed(self) -> bool:
@@ -133,11 +135,16 @@ class RunResult:
         return self.status == "complete"
 
     @property
+    def items(self) -> tuple[CaseResult, ...]:
+        """The records of pytest items: every case but those a template generated (its item stands for them)."""
+        return tuple(c for c in self.cases if c.kind != "generated")
+
+    @property
     def totals(self) -> dict[str, int]:
         t = {o: 0 for o in OUTCOMES}
-        for c in self.cases:
+        for c in self.items:
             t[c.outcome] = t.get(c.outcome, 0) + 1
-        t["total"] = len(self.cases)
+        t["total"] = sum(t.values())
         return t
 
     def with_gate(self, gate: Mapping[str, Any] | None) -> "RunResult":
