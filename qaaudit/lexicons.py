@@ -208,10 +208,15 @@ def _csv_rows(text: str, path: str) -> list[Entry]:
 def _yaml_items(text: str, path: str) -> list[Any]:
     from qaaudit.loader import YList, YMap, load_yaml_text
 
+    # the positioned loader reads documents that are mappings: the file's text goes under one key, indented, and
+    # every position is moved back (one line, two columns)
+    wrapped = "entries:\n" + "\n".join("  " + line for line in text.splitlines())
     try:
-        data = load_yaml_text(text, path)
+        data = _shift(load_yaml_text(wrapped, path)["entries"])
     except SpecError as exc:
-        raise LexiconError(exc.message, path, exc.line, exc.col, exc.hint) from None
+        line = None if exc.line is None else max(1, exc.line - 1)
+        col = None if exc.col is None else max(1, exc.col - 2)
+        raise LexiconError(exc.message, path, line, col, exc.hint) from None
     if isinstance(data, YMap) and len(data) == 1 and isinstance(next(iter(data.values())), YList):
         data = next(iter(data.values()))   # `name: [...]` is the same as the list
     if not isinstance(data, YList):
@@ -219,6 +224,29 @@ def _yaml_items(text: str, path: str) -> list[Any]:
         raise LexiconError(f"lexicon file {path!r} must hold a list of entries", path,
                            getattr(mark, "line", 1), getattr(mark, "col", 1), hint="write `- entry` lines")
     return check_items(data, path, f"lexicon file {path!r}")
+
+
+def _shift(value: Any) -> Any:
+    """Positions of a value loaded one line down and two columns right, moved back in place."""
+    from qaaudit.loader import Mark, YList, YMap
+
+    def back(m: Mark) -> Mark:
+        return Mark(max(1, m.line - 1), max(1, m.col - 2), m.raw)
+
+    if isinstance(value, YMap):
+        out = YMap(mark=back(value.mark))
+        for k, v in value.items():
+            out[k] = _shift(v)
+            out.key_marks[k] = back(value.key_mark(k))
+            out.value_marks[k] = back(value.value_mark(k))
+        return out
+    if isinstance(value, YList):
+        out_list = YList(mark=back(value.mark))
+        for i, v in enumerate(value):
+            out_list.append(_shift(v))
+            out_list.item_marks.append(back(value.item_mark(i)))
+        return out_list
+    return value
 
 
 def check_items(items: Sequence[Any], path: str, where: str) -> list[Any]:

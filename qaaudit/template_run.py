@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 __all__ = ["TemplateOutcome", "run_template", "template_message", "template_payload", "EXPLAIN_FAILURES",
            "SHOWN_FAILURES"]
 
-EXPLAIN_FAILURES = 25   # failing generated cases per template explained for their report pages
+EXPLAIN_FAILURES = 5    # failing generated cases per template explained for their report pages
 SHOWN_FAILURES = 5      # failing generated cases in the terminal's failure message
 
 
