@@ -211,6 +211,13 @@ def _cmd_init(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     if root.exists() and not root.is_dir():
         raise InvalidArgument(f"{root} is a file; give a directory to initialise")
+    if getattr(args, "suite", None):
+        from qaaudit.suites import copy_suite
+
+        for path, state in copy_suite(args.suite, root / "audits" / args.suite):
+            _out(f"{state:<6} {path}")
+        _out(f"next: cd {root} && pytest audits/{args.suite} -v   (one item per template; -m negation, -k ko-)")
+        return EXIT_OK
     files = [(root / "audits" / "example.audit.yaml", EXAMPLE_AUDIT)]
     pyproject = root / "pyproject.toml"
     has_pyproject_gate = pyproject.is_file() and "[tool.qaaudit.gate]" in pyproject.read_text(encoding="utf-8")
@@ -226,6 +233,24 @@ def _cmd_init(args: argparse.Namespace) -> int:
             _out(f"wrote  {path}")
     _out(f"next: cd {root} && pytest audits/ -v")
     return EXIT_OK
+
+
+# ------------------------------------------------------------------------------ suite
+
+def _cmd_suite(args: argparse.Namespace) -> int:
+    """Copy a built-in suite below ``.qaaudit/suites/`` (refreshed on every run) and run pytest on it."""
+    import pytest
+
+    from qaaudit.suites import copy_suite, suite_names
+
+    if args.list:
+        for name in suite_names():
+            _out(name)
+        return EXIT_OK
+    target = Path(".qaaudit") / "suites" / args.name
+    copy_suite(args.name, target, overwrite=True)
+    argv = [str(target), "--rootdir=.", *(["--qaaudit-model=" + args.model] if args.model else []), *args.pytest_args]
+    return int(pytest.main(argv))
 
 
 # ------------------------------------------------------------------------------ gate
@@ -295,6 +320,12 @@ def _whole_number(text: str, option: str) -> int:
 
 # ------------------------------------------------------------------------------ parser
 
+def _suite_choices() -> list[str]:
+    from qaaudit.suites import suite_names
+
+    return list(suite_names())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qaaudit", description="Audit extractive question-answering models.",
@@ -343,7 +374,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write audits/example.audit.yaml and qaaudit.toml (gate settings) into DIR; "
                                    "existing files are never overwritten.")
     p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="project directory (default: .)")
+    p.add_argument("--suite", metavar="NAME", choices=_suite_choices(),
+                   help="copy a built-in suite into DIR/audits/NAME instead (capabilities: templates for "
+                        "vocabulary, taxonomy, temporal, negation, coreference, semantic roles, numbers and dates, "
+                        "fairness, in Korean and English)")
     p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser("suite", help="run a built-in suite (default: capabilities) with pytest",
+                       description="Copy a built-in suite to .qaaudit/suites/NAME and run pytest on it; arguments "
+                                   "after -- go to pytest (e.g. -- -m negation -n 2). The report goes where "
+                                   "pytest's report goes (reports/ by default).")
+    p.add_argument("name", nargs="?", default="capabilities", choices=_suite_choices(), help="the suite")
+    p.add_argument("--model", metavar="MODEL", help="the model to audit (default: the demo model)")
+    p.add_argument("--list", action="store_true", help="list the built-in suites")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="pytest arguments, after --")
+    p.set_defaults(func=_cmd_suite)
 
     p = sub.add_parser("gate", help="evaluate the release gate on a results.json",
                        description="Evaluate the gate on the results.json of a run (offline: no model is "

@@ -17,7 +17,7 @@ import pytest
 
 from qaaudit.errors import ExpectationFailed, QAAuditError, SpecError
 
-__all__ = ["AuditFile", "CaseItem", "RobustnessItem", "InvalidAuditItem", "ModelErrorItem", "is_audit_file",
+__all__ = ["AuditFile", "CaseItem", "RobustnessItem", "TemplateItem", "InvalidAuditItem", "ModelErrorItem", "is_audit_file",
            "DEFAULT_PATTERNS"]
 
 DEFAULT_PATTERNS = ("*.audit.yaml", "*.audit.yml")
@@ -126,6 +126,14 @@ class AuditFile(pytest.File):
                 name = f"{case.id}::robust[{check.name}]"
                 yield RobustnessItem.from_parent(self, name=name, nodeid=self._child_id(name), case=case,
                                                  audit=audit, check=check)
+        for template in audit.templates:
+            # a template is one item (CheckList's test): its tags and its capability are markers
+            for tag in (*template.tags, template.capability):
+                if tag not in registered:
+                    registered.add(tag)
+                    self.config.addinivalue_line("markers", f"{_marker_name(tag)}: qaaudit tag {tag!r}")
+            yield TemplateItem.from_parent(self, name=template.id, nodeid=self._child_id(template.id),
+                                           case=template.cases[0], audit=audit, template=template)
 
 
 def _shown_path(config: pytest.Config, path: Path) -> str:
@@ -227,6 +235,30 @@ class RobustnessItem(_AuditItemBase):
             raise ExpectationFailed(robustness_message(self.case, self.check, outcome), outcome.failed)
 
 
+class TemplateItem(_AuditItemBase):
+    """One template: its generated cases run together; it fails when too few of them pass."""
+
+    def __init__(self, *, template: Any, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.template = template
+        self.add_marker(_marker_name(template.capability))
+
+    def runtest(self) -> None:
+        from qaaudit.template_run import run_template, template_message
+
+        start = time.perf_counter()
+        outcome = run_template(self._session(), self.template, self.audit)
+        outcome.duration = time.perf_counter() - start
+        self.outcome_data = outcome
+        if outcome.failed:
+            raise ExpectationFailed(template_message(outcome), outcome.failed)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, QAAuditError):
+            return f"{self.path.name}:{self.line}: template {self.template.id!r}\n{excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+
 class InvalidAuditItem(pytest.Item):
     """Stands for an audit file that failed validation; errors at setup with the spec message."""
 
@@ -289,4 +321,6 @@ def cost_rank(item: pytest.Item) -> int:
     1 for other robustness checks, 2 for everything else."""
     if isinstance(item, RobustnessItem):
         return 0 if item.check.property == "attribution_stability" else 1
+    if isinstance(item, TemplateItem):   # many cases in one item: start it early
+        return 1
     return 2

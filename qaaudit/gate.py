@@ -19,7 +19,7 @@ import json
 import math
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
@@ -47,7 +47,7 @@ __all__ = [
 GATE_FILE = "qaaudit.toml"   # the alternative to pyproject's [tool.qaaudit.gate]: a [gate] table
 _RATE_KEYS = ("min_pass_rate", "min_mean_em", "min_mean_f1")
 _DELTA_KEYS = ("max_mean_abs_delta", "max_worst_abs_delta")
-_TABLE_KEYS = ("min_pass_rate_by_tag", "min_pass_rate_by_file")
+_TABLE_KEYS = ("min_pass_rate_by_tag", "min_pass_rate_by_file", "min_pass_rate_by_capability")
 
 
 def _frozen_map(d: Mapping[str, float] | None) -> Mapping[str, float]:
@@ -66,6 +66,8 @@ class GateConfig:
     min_pass_rate: float | None = None
     min_pass_rate_by_tag: Mapping[str, float] = field(default_factory=dict)
     min_pass_rate_by_file: Mapping[str, float] = field(default_factory=dict)
+    # templates: the share of a capability's generated cases that pass (capability name or capability/language)
+    min_pass_rate_by_capability: Mapping[str, float] = field(default_factory=dict)
     max_regressions: int | None = None
     allow_regressions: tuple[str, ...] = ()
     min_mean_em: float | None = None
@@ -434,6 +436,9 @@ def _match(candidate: RunResult, baseline: RunResult) -> dict[str, CaseResult]:
 
 def compare(candidate: RunResult, baseline: RunResult) -> Comparison:
     """Match the two runs' items by node id and classify each (regressions first)."""
+    # a template's generated cases are compared through its item (and its failure rate, qaaudit.capabilities)
+    candidate = replace(candidate, cases=candidate.items)
+    baseline = replace(baseline, cases=baseline.items)
     matched = _match(candidate, baseline)
     used = {id(c) for c in matched.values()}
     changes: list[CaseChange] = []
@@ -597,18 +602,23 @@ def evaluate_gate(run: RunResult, config: GateConfig | None, comparison: Compari
         checks.append(GateCheck("run_complete", None, "is", 1.0, False, f"run {status}: {detail}".rstrip(": ")))
     else:
         checks.append(GateCheck("run_complete", 1.0, "is", 1.0, True, "every selected item ran"))
-    overall, _ = _pass_rate(run.cases)
+    items = run.items   # a template's generated cases are counted by capability, not as items
+    overall, _ = _pass_rate(items)
     numbers["pass_rate"] = overall
     if config.min_pass_rate is not None:
-        rate_check("pass_rate", list(run.cases), config.min_pass_rate, "the run has no items")
+        rate_check("pass_rate", list(items), config.min_pass_rate, "the run has no items")
     for tag, threshold in config.min_pass_rate_by_tag.items():
-        rate_check(f"pass_rate[tag={tag}]", [c for c in run.cases if tag in c.tags], threshold,
+        rate_check(f"pass_rate[tag={tag}]", [c for c in items if tag in c.tags], threshold,
                    f"no item carries the tag {tag!r}; check the name in min_pass_rate_by_tag")
     for pattern, threshold in config.min_pass_rate_by_file.items():
-        rate_check(f"pass_rate[file={pattern}]", [c for c in run.cases if _file_matches(c.path, pattern)], threshold,
+        rate_check(f"pass_rate[file={pattern}]", [c for c in items if _file_matches(c.path, pattern)], threshold,
                    f"no item comes from an audit file matching {pattern!r}; check min_pass_rate_by_file")
+    if config.min_pass_rate_by_capability:
+        from qaaudit.capabilities import capability_gate_checks
 
-    scored = [s for c in run.cases if c.kind == "case" and c.outcome != "skipped" for s in [case_scores(c)] if s]
+        checks.extend(capability_gate_checks(run, config.min_pass_rate_by_capability, numbers))
+
+    scored = [s for c in items if c.kind == "case" and c.outcome != "skipped" for s in [case_scores(c)] if s]
     numbers["gold_cases"] = len(scored)
     numbers["mean_em"] = sum(s[0] for s in scored) / len(scored) if scored else None
     numbers["mean_f1"] = sum(s[1] for s in scored) / len(scored) if scored else None
@@ -623,7 +633,7 @@ def evaluate_gate(run: RunResult, config: GateConfig | None, comparison: Compari
             checks.append(GateCheck(name, value, ">=", threshold, value >= threshold,
                                     f"over {len(scored)} cases with a gold answer"))
 
-    deltas = [(d, c.nodeid) for c in run.cases for d in _abs_deltas(c)]
+    deltas = [(d, c.nodeid) for c in items for d in _abs_deltas(c)]
     numbers["mean_abs_delta"] = sum(d for d, _ in deltas) / len(deltas) if deltas else None
     worst = max(deltas, default=None)
     numbers["worst_abs_delta"] = worst[0] if worst else None

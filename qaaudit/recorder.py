@@ -45,6 +45,12 @@ def item_payload(item: Any) -> dict[str, Any]:
         err = getattr(item, "error", None)
         payload.update(line=getattr(err, "line", None) or 1, case_id=item.name, kind="invalid")
         return payload
+    if getattr(item, "template", None) is not None:
+        from qaaudit.template_run import template_payload
+
+        payload.update(line=item.line, case_id=item.template.id, tags=list(item.template.tags), question="",
+                       context="", gold=[], xfail_reason=_xfail_reason(item))
+        return template_payload(item, payload)
     check = getattr(item, "check", None)
     payload.update(
         line=item.line, case_id=case.id, kind="robustness" if check is not None else "case",
@@ -82,7 +88,7 @@ def _case_result(payload: Mapping[str, Any], side: str, outcome: str, message: s
     return CaseResult(
         nodeid=payload["nodeid"], path=payload["path"], line=int(payload.get("line") or 1),
         case_id=str(payload.get("case_id")), outcome=outcome,
-        kind="robustness" if payload.get("kind") == "robustness" else "case",
+        kind=payload["kind"] if payload.get("kind") in ("robustness", "template", "generated") else "case",
         check_name=payload.get("check_name"), tags=tuple(payload.get("tags") or ()),
         verdicts=tuple(Verdict.from_dict(v) for v in data.get("verdicts") or ()),
         question=payload.get("question", ""), context=payload.get("context", ""),
@@ -90,7 +96,18 @@ def _case_result(payload: Mapping[str, Any], side: str, outcome: str, message: s
         prediction=data.get("prediction"), explanation=data.get("explanation"),
         robustness=data.get("robustness"), message=message, duration=duration,
         xfail_reason=payload.get("xfail_reason", ""), normalization=payload.get("normalization") or "auto",
+        template=payload.get("template"), slots=payload.get("slots"),
     )
+
+
+def _generated_results(payload: Mapping[str, Any], side: str) -> list[CaseResult]:
+    """A template item's generated cases, each its own record (and report page), outcome passed or failed."""
+    out = []
+    for g in payload.get("generated") or ():
+        data = g.get(side if side in g else "candidate") or {}
+        failed = any(v.get("passed") is False for v in data.get("verdicts") or ())
+        out.append(_case_result(g, side if side in g else "candidate", "failed" if failed else "passed", "", 0.0))
+    return out
 
 
 class Recorder:
@@ -174,6 +191,8 @@ class Recorder:
                 outcome = "failed" if failed else "passed"
                 message = ""
             cases.append(_case_result(payload, side if side in payload else "candidate", outcome, message, duration))
+            if payload.get("kind") == "template":
+                cases.extend(_generated_results(payload, side))
         if side != "baseline":
             for nodeid in self._not_run():
                 payload = self.planned[nodeid] or _payload_of_id(nodeid)
@@ -244,6 +263,11 @@ class Recorder:
             extra["shard"] = dict(shard)
         if audit_session is not None and getattr(audit_session, "predictions_info", None):
             extra["predictions"] = dict(audit_session.predictions_info)
+        from qaaudit.capabilities import capability_table
+
+        capabilities = capability_table(run)
+        if capabilities is not None:
+            extra["capabilities"] = capabilities
         run = replace(run, extra=extra)
         self.summary_text = render_summary(summary)
         baseline_run = None
@@ -276,6 +300,11 @@ class Recorder:
             self.gate_text = gate_mod.render_gate(verdict)
         if comparison is not None:
             run = replace(run, baseline={"model": dict(baseline_run.model), **comparison.to_dict()})
+            if capabilities is not None:
+                from qaaudit.capabilities import template_changes
+
+                run = replace(run, extra={**run.extra, "capabilities": {
+                    **capabilities, "template_changes": template_changes(run, baseline_run)}})
         if not opt("qaaudit_no_report"):
             out = report_dir(self.config)
             from qaaudit.report import write_report

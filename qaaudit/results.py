@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "Verdict", "CaseResult", "RunRe
 SCHEMA_VERSION = "qaaudit.results/2"
 READABLE_SCHEMAS = ("qaaudit.results/1", SCHEMA_VERSION)
 _OPTIONAL = {"kind": "case", "check_name": None, "unanswerable": False, "explanation": None, "robustness": None,
-             "message": "", "xfail_reason": "", "normalization": "auto"}
+             "message": "", "xfail_reason": "", "normalization": "auto", "template": None, "slots": None}
 # "not_run": selected, but the run ended before the item did (interrupted, -x, a crash)
 OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error", "not_run")
 # complete: every selected item ran. interrupted: Ctrl-C or SIGTERM. incomplete: stopped early (-x,
@@ -73,7 +73,7 @@ class CaseResult:
     line: int                   # 1-based line of the case in the audit file
     case_id: str
     outcome: str                # one of OUTCOMES
-    kind: str = "case"          # "case" | "robustness"
+    kind: str = "case"          # "case" | "robustness" | "template" | "generated" (a case a template generated)
     check_name: str | None = None
     tags: tuple[str, ...] = ()
     verdicts: tuple[Verdict, ...] = ()
@@ -88,6 +88,8 @@ class CaseResult:
     duration: float = 0.0
     xfail_reason: str = ""
     normalization: str = "auto"  # the case's answer normalisation: every EM/F1 of it is scored with this one
+    template: Mapping[str, Any] | None = None   # a template item's numbers (id, capability, language, n, pass_rate)
+    slots: Mapping[str, str] | None = None      # what filled the slots of a generated case
 
     @property
     def passed(self) -> bool:
@@ -134,11 +136,16 @@ class RunResult:
         return self.status == "complete"
 
     @property
+    def items(self) -> tuple[CaseResult, ...]:
+        """The records of pytest items: every case but those a template generated (its item stands for them)."""
+        return tuple(c for c in self.cases if c.kind != "generated")
+
+    @property
     def totals(self) -> dict[str, int]:
         t = {o: 0 for o in OUTCOMES}
-        for c in self.cases:
+        for c in self.items:
             t[c.outcome] = t.get(c.outcome, 0) + 1
-        t["total"] = len(self.cases)
+        t["total"] = sum(t.values())
         return t
 
     def with_gate(self, gate: Mapping[str, Any] | None) -> "RunResult":

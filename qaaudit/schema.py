@@ -31,6 +31,7 @@ __all__ = [
     "Record",
     "ListOf",
     "AnyOf",
+    "MapOf",
     "did_you_mean",
     "perturbation_names",
     "FALLBACK_PERTURBATIONS",
@@ -402,6 +403,39 @@ class AnyOf(Shape):
         return {"anyOf": [o.json() for o in self.options]}
 
 
+@dataclass
+class MapOf(Shape):
+    """A mapping from names the user chooses (slot and lexicon names) to values of one shape."""
+
+    value: Shape
+    what: str = "name: value"
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"a mapping ({self.what})"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, YMap)
+
+    def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
+        if not isinstance(value, YMap):
+            return self.wrong(value, mark, where, problems)
+        out = YMap(mark=value.mark)
+        for key, item in value.items():
+            if not isinstance(key, str) or not re.fullmatch(r"[^\W\d]\w*", key):
+                problems.add(f"{where} has the name {key!r}; names are letters, digits and _ (not first a digit)",
+                             value.key_mark(key), "rename it, e.g. p1, city, 이름")
+                continue
+            out.key_marks[key] = value.key_mark(key)
+            out.value_marks[key] = value.value_mark(key)
+            out[key] = self.value.check(item, value.value_mark(key), _join(where, key), problems)
+        return out
+
+    def json(self) -> dict[str, Any]:
+        return {"type": "object", "propertyNames": {"pattern": r"^[^\W\d]\w*$"},
+                "additionalProperties": self.value.json()}
+
+
 def _join(where: str, key: Any) -> str:
     return f"{where}.{key}" if where else str(key)
 
@@ -431,12 +465,14 @@ TARGET = AnyOf([
     Record({"start": Field(OFFSET, "first character in the context", required=True),
             "end": Field(OFFSET, "character after the last one (exclusive)", required=True)},
            what="start and end"),
+    Record({"slot": Field(Text(single_line=True), "templates: the tokens of the text that filled this slot",
+                          required=True)}, what="slot"),
 ])
 
 
 def _span_record(what: str, doc: str) -> Record:
     return Record({
-        "target": Field(TARGET, "answer | question | {text: ...} | {start: .., end: ..}"),
+        "target": Field(TARGET, "answer | question | {text: ...} | {start: .., end: ..} | {slot: ...} (templates)"),
         "share": Field(FRACTION, f"share of the attribution mass: {doc}"),
         "top_k": Field(COUNT, "check membership among the k most attributed tokens"),
         "mass": Field(MASS, "positive (default): share of the positive mass; absolute: of |attribution|"),
@@ -548,6 +584,7 @@ DEFAULTS = Record({
     **_RUN,
     "expect": Field(_expect(False), "default thresholds of each expectation family"),
     "robustness": Field(ListOf(ROBUSTNESS), "robustness checks applied to every case"),
+    "min_pass_rate": Field(FRACTION, "templates: the pass rate of its generated cases a template needs (default 1)"),
 }, what="attribution, expect, robustness, max_answer_len, ...")
 
 CASE = Record({
@@ -567,12 +604,54 @@ CASE = Record({
     **_RUN,
 }, what="id, question, context, answer, expect, ...", doc="one audited question")
 
+_ENTRY = AnyOf([Text(), MapOf(Text(), what="text: ..., field: ...")])
+_LEXICON = AnyOf([
+    Text(single_line=True),
+    ListOf(_ENTRY, 1),
+    Record({"range": Field(ListOf(Number(integer=True)), "[lo, hi]: the whole numbers lo..hi", required=True),
+            "step": Field(COUNT, "every step-th number (default 1)")}, what="range, step"),
+    Record({"file": Field(Text(single_line=True), "a .yaml, .csv or .txt file next to the audit file",
+                          required=True)}, what="file"),
+    Record({"lexicon": Field(Text(single_line=True), "a lexicon name", required=True)}, what="lexicon"),
+], hint="a lexicon name (korean_name), a file (names.yaml), a list [a, b] or {range: [1, 100]}")
+_TEMPLATE_TEXT = Text()
+TEMPLATE = Record({
+    "id": Field(Text(single_line=True), "unique name of the template (the pytest node id)", required=True),
+    "capability": Field(Text(single_line=True), "what it tests (comparison, negation, ...): a row of the capability "
+                                                "table and a pytest marker", required=True),
+    "description": Field(Text(), "one line on what the template tests"),
+    "language": Field(Text(single_line=True), "the capability table's language column (default: ko for Hangul "
+                                              "text, else en)"),
+    "context": Field(_TEMPLATE_TEXT, "with {slot}, {slot:이/가}, {slot.field}", required=True),
+    "question": Field(_TEMPLATE_TEXT, "with slots", required=True),
+    "answer": Field(Text(), "the gold answer, with slots; it must occur in each generated context"),
+    "answers": Field(ListOf(Text(), 1), "several acceptable gold answers, with slots"),
+    "unanswerable": Field(Boolean(), "the generated contexts hold no answer"),
+    "slots": Field(MapOf(_LEXICON, what="slot: lexicon"), "what fills each slot", required=True),
+    "distinct": Field(ListOf(AnyOf([Text(single_line=True), ListOf(Text(single_line=True), 2)])),
+                      "slots that take different values in each case ([p1, p2], or several groups [[a, b], [c, d]])"),
+    "n": Field(COUNT, "how many distinct cases to generate (default 20)"),
+    "seed": Field(Number(0, integer=True, hint="a whole number, 0 or more"), "seed of the draw (default 0)"),
+    "tags": Field(ListOf(Text()), "pytest markers"),
+    "min_pass_rate": Field(FRACTION, "share of the generated cases that must pass (default: defaults.min_pass_rate, "
+                                     "else 1)"),
+    "xfail": Field(Text(), "expected failure, with the reason"),
+    "skip": Field(Text(), "skip the template, with the reason"),
+    "normalization": Field(NORMALIZATION, "answer normalisation for EM/F1"),
+    "expect": Field(_expect(True), "what must hold for each generated case"),
+    "robustness": Field(ListOf(ROBUSTNESS), "robustness checks of each generated case"),
+    "attribution": Field(ATTRIBUTION, "overrides of the file's attribution settings"),
+    **_RUN,
+}, what="id, capability, context, question, answer, slots, n, ...", doc="a template that generates cases")
+
 AUDIT = Record({
     "model": Field(Text(single_line=True), "path or hub id (the command line's --qaaudit-model wins)"),
     "normalization": Field(NORMALIZATION, "auto (default): KorQuAD's for Hangul, else SQuAD's"),
     "defaults": Field(DEFAULTS, "settings and thresholds for every case"),
-    "cases": Field(ListOf(CASE, 1), required=True),
-}, what="model, normalization, defaults, cases", doc="a qaaudit audit file")
+    "lexicons": Field(MapOf(_LEXICON, what="name: entries or file"), "the file's own lexicons for template slots"),
+    "cases": Field(ListOf(CASE, 1), "hand-written cases (a file needs cases, templates or both)"),
+    "templates": Field(ListOf(TEMPLATE, 1), "templates that generate cases from lexicons"),
+}, what="model, normalization, defaults, lexicons, cases, templates", doc="a qaaudit audit file")
 
 
 def audit_schema() -> dict[str, Any]:

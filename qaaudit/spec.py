@@ -14,6 +14,7 @@ import keyword
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence, Union
 
 from qaaudit.errors import SpecError
@@ -276,6 +277,7 @@ class Case:
     max_seq_len: int | None = None
     doc_stride: int | None = None
     align_to_words: bool | str = "auto"
+    origin: tuple[str, int] | None = None   # (template id, index) of a generated case
 
     @property
     def aligns_to_words(self) -> bool:
@@ -306,6 +308,7 @@ class AuditFile:
     normalization: str
     defaults: Defaults
     cases: tuple[Case, ...]
+    templates: tuple[Any, ...] = ()   # qaaudit.templates.Template, each with its generated cases
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,7 +380,10 @@ class _Builder:
         normalization = data.get("normalization", "auto")
         cases: list[Case] = []
         seen: dict[str, int] = {}
-        raw_cases: YList = data["cases"]
+        raw_cases: YList = data.get("cases", YList())
+        if "cases" not in data and "templates" not in data:
+            self.add("the file has neither `cases:` nor `templates:`", data.mark,
+                     "add `cases:` (hand-written cases) or `templates:` (cases generated from lexicons)")
         for i, raw in enumerate(raw_cases):
             case = self.case(raw, raw_cases.item_mark(i), defaults, raw_defaults, normalization)
             if case is None:
@@ -388,9 +394,34 @@ class _Builder:
                 continue
             seen[case.id] = case.line
             cases.append(case)
+        templates = self.templates(data, defaults, raw_defaults, normalization, seen)
         return AuditFile(path=self.path, model=data.get("model"),
                          model_line=data.value_mark("model").line if "model" in data else None,
-                         normalization=normalization, defaults=defaults, cases=tuple(cases))
+                         normalization=normalization, defaults=defaults, cases=tuple(cases), templates=templates)
+
+    def templates(self, data: YMap, defaults: Defaults, raw_defaults: YMap, normalization: str,
+                  seen: dict[str, int]) -> tuple[Any, ...]:
+        """The file's templates, each with its generated cases (``qaaudit.templates``)."""
+        if "templates" not in data:
+            return ()
+        from qaaudit.templates import TemplateBuilder
+
+        builder = TemplateBuilder(
+            self.path, self.add, lambda raw, mark: self.case(raw, mark, defaults, raw_defaults, normalization),
+            lambda: len(self.problems.errors), data.get("lexicons"), raw_defaults.get("min_pass_rate"))
+        out = []
+        raw_templates: YList = data["templates"]
+        for i, raw in enumerate(raw_templates):
+            mark = raw_templates.item_mark(i)
+            if raw["id"] in seen:
+                self.add(f"duplicate id {raw['id']!r} (first used at line {seen[raw['id']]})", raw.value_mark("id"),
+                         "give every case and template its own id: it names the pytest item")
+                continue
+            seen[raw["id"]] = mark.line
+            template = builder.template(raw, mark, Path(self.path).name)
+            if template is not None:
+                out.append(template)
+        return tuple(out)
 
     def defaults(self, raw: YMap) -> Defaults:
         expect = {}
@@ -647,6 +678,11 @@ class _Builder:
             return SpanTarget("answer")
         if value == "question":
             return SpanTarget("question")
+        if "slot" in value:
+            self.add(f"{family} target {{slot: {value['slot']!r}}} of {where} names no slot of a template",
+                     value.value_mark("slot"), "`{slot: ...}` targets are for templates (a slot their `slots:` "
+                     "define); a hand-written case names the text: `target: {text: ...}`")
+            return None
         if "text" in value:
             text = value["text"]
             if text not in context:

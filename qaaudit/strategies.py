@@ -23,6 +23,8 @@ from typing import Any, Callable, Mapping, Sequence
 from hypothesis import strategies as st
 
 from qaaudit.errors import InvalidArgument
+# one implementation of particle agreement, shared with qaaudit.templates
+from qaaudit.korean import PARTICLE_PAIRS as _PARTICLES, choose_particle, has_final_consonant
 
 __all__ = [
     "PERTURBATIONS",
@@ -268,9 +270,7 @@ def word_diff(before: str, after: str) -> str:
 
 # --------------------------------------------------------------------------- Korean
 _SBASE, _NV, _NT = 0xAC00, 21, 28
-_DIGIT_FINAL = {"0": True, "1": True, "2": False, "3": True, "4": False, "5": False,
-                "6": True, "7": True, "8": True, "9": False}   # 영 일 이 삼 사 오 육 칠 팔 구
-_DIGIT_RIEUL = {"1", "7", "8"}                                # 일 칠 팔 end in ㄹ
+_PARTICLE_PAIR = {form: pair for pair in _PARTICLES for form in pair}
 
 
 def _decompose(ch: str) -> tuple[int, int, int] | None:
@@ -282,48 +282,6 @@ def _decompose(ch: str) -> tuple[int, int, int] | None:
 
 def _compose(lead: int, vowel: int, tail: int) -> str:
     return chr(_SBASE + (lead * _NV + vowel) * _NT + tail)
-
-
-def has_final_consonant(word: str, *, rieul: bool = False) -> bool:
-    """Whether ``word`` ends in a final consonant (받침), as Korean particles need.
-
-    With ``rieul=True``: whether it ends in a final consonant other than ㄹ (the rule
-    for 으로/로). Digits are read as Sino-Korean numbers; Latin letters by a vowel heuristic.
-    """
-    word = word.rstrip()
-    if not word:
-        return False
-    last = word[-1]
-    parts = _decompose(last)
-    if parts is not None:
-        return parts[2] != 0 and not (rieul and parts[2] == 8)
-    if last.isdigit():
-        return _DIGIT_FINAL.get(last, False) and not (rieul and last in _DIGIT_RIEUL)
-    if last.isalpha():
-        return last.lower() not in "aeiouy" and not (rieul and last.lower() == "l")
-    return False
-
-
-# (after a final consonant, after a vowel); longer forms first so they win the match
-_PARTICLES: tuple[tuple[str, str], ...] = (
-    ("이라는", "라는"), ("이라고", "라고"), ("이었다", "였다"), ("으로", "로"), ("이랑", "랑"),
-    ("이나", "나"), ("이며", "며"), ("이", "가"), ("은", "는"), ("을", "를"), ("과", "와"),
-)
-_PARTICLE_PAIR = {form: pair for pair in _PARTICLES for form in pair}
-
-
-def choose_particle(word: str, particle: str) -> str:
-    """The form of ``particle`` (either form of 이/가, 은/는, 을/를, 과/와, 으로/로, ...) after ``word``.
-
-    ``choose_particle("서울", "는") == "은"``, ``choose_particle("부산", "로") == "으로"``,
-    ``choose_particle("서울", "으로") == "로"``. Unknown particles come back unchanged.
-    """
-    pair = _PARTICLE_PAIR.get(particle)
-    if pair is None:
-        return particle
-    if pair[0] == "으로":
-        return pair[0] if has_final_consonant(word, rieul=True) else pair[1]
-    return pair[0] if has_final_consonant(word) else pair[1]
 
 
 def _particle_after(text: str, pos: int) -> str | None:

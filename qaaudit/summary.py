@@ -41,11 +41,11 @@ def summarize(run: RunResult) -> dict[str, Any]:
     """``{"overall": {...}, "by_file": {path: {...}}, "by_tag": {tag: {...}}}`` for results.json."""
     by_file: dict[str, list[CaseResult]] = {}
     by_tag: dict[str, list[CaseResult]] = {}
-    for c in run.cases:
+    for c in run.items:   # a template's generated cases: in summary.capabilities, not here
         by_file.setdefault(c.path, []).append(c)
         for tag in c.tags:
             by_tag.setdefault(tag, []).append(c)
-    return {"overall": group_numbers(run.cases),
+    return {"overall": group_numbers(run.items),
             "by_file": {k: group_numbers(v) for k, v in sorted(by_file.items())},
             "by_tag": {k: group_numbers(v) for k, v in sorted(by_tag.items())}}
 

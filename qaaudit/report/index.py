@@ -58,7 +58,7 @@ def expectation_states(case: CaseResult, families: Sequence[str]) -> list[tuple[
 def _groups(run: RunResult) -> tuple[dict[str, Counter], dict[str, Counter]]:
     by_file: dict[str, Counter] = defaultdict(Counter)
     by_tag: dict[str, Counter] = defaultdict(Counter)
-    for c in run.cases:
+    for c in run.items:
         by_file[c.path][c.outcome] += 1
         for t in c.tags:
             by_tag[t][c.outcome] += 1
@@ -138,7 +138,7 @@ def _pages_note(plan: PagePlan, total: int) -> str:
 def summary_numbers(run: RunResult, numbers: Mapping[str, dict]) -> dict[str, Any]:
     """The gate's run-level numbers (``gate.evaluate_gate`` computes the same), from per-case numbers already
     worked out: pass rate without xfailed and skipped items, mean EM/F1 over cases with a gold answer that ran."""
-    counted = [c for c in run.cases if c.outcome not in ("xfailed", "skipped")]
+    counted = [c for c in run.items if c.outcome not in ("xfailed", "skipped")]
     scored = [numbers[c.nodeid] for c in run.cases if c.kind == "case" and c.outcome != "skipped"
               and numbers[c.nodeid]["em"] is not None]
     deltas = [n[k] for n in numbers.values() for k in ("delta_start", "delta_end") if n[k] is not None]
@@ -192,6 +192,7 @@ def index_view(run: RunResult, plan: PagePlan, comparison: Mapping[str, CaseComp
         "comparison_all": bool(comp_rows), "comparison_hidden": len(comp_rows) > COMPARISON_ROWS,
         "comparison_cut": len(changed) > COMPARISON_ROWS,
         "baseline_label": baseline_label,
+        "capabilities": _capabilities(run, plan),
         "status_counts": [(s, status_label(s), status_counts[s]) for s in STATUS_ORDER if status_counts.get(s)],
     }
 
@@ -199,3 +200,21 @@ def index_view(run: RunResult, plan: PagePlan, comparison: Mapping[str, CaseComp
 def _family_states(case: CaseResult, families: Sequence[str]) -> list[str]:
     got = dict(expectation_states(case, families))
     return [got.get(f, "") for f in families]
+
+
+def _capabilities(run: RunResult, plan: PagePlan) -> dict[str, Any] | None:
+    """The capability table (capability x language) and the templates' rows, with links to their pages."""
+    table = run.extra.get("capabilities") if isinstance(run.extra.get("capabilities"), Mapping) else None
+    if table is None:
+        from qaaudit.capabilities import capability_table
+
+        table = capability_table(run)
+    if not table:
+        return None
+    templates = [dict(r, page=plan.links.get(r["nodeid"])) for r in table.get("templates") or ()]
+    templates.sort(key=lambda r: (-(r["failure_rate"] or 0), r["capability"], r["template"]))
+    by_name = {r["template"]: r for r in templates}
+    rows = [dict(v, worst_page=(by_name.get(v.get("worst_template")) or {}).get("page"))
+            for v in (table.get("by_capability_language") or {}).values()]
+    return {"rows": rows, "templates": templates, "overall": table.get("overall") or {},
+            "changes": list(table.get("template_changes") or ())}
