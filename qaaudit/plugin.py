@@ -17,6 +17,7 @@ __all__ = ["get_session"]
 
 _SESSION = pytest.StashKey[Any]()
 SHARD_INFO = pytest.StashKey[dict]()
+PROGRESS_MIN = 50   # fewer cases are explained in a moment: no progress lines
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -259,6 +260,13 @@ class _RunHooks:
                 where = group_nodeids([i.nodeid for i in session.items], count, audit_matcher(self.config))
                 groups = [where.get(item.nodeid, -1) for item in session.items if type(item).__name__ == "CaseItem"]
             audit_session.plan(planned, groups)
+            from qaaudit.progress import Progress, terminal_writer
+
+            write = terminal_writer(self.config)
+            if write is not None and not hasattr(self.config, "workerinput"):   # a worker's lines go nowhere
+                audit_session.progress = Progress(
+                    write, start="qaaudit: explaining {total} cases in batches before the first of them runs",
+                    step="qaaudit: explained {done} of {total} cases ({pct}%){tail}", min_total=PROGRESS_MIN)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

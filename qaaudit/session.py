@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from qaaudit.cache import CACHE_DIRNAME, ExplanationCache, cache_key
 from qaaudit.errors import QAAuditError
@@ -21,6 +21,7 @@ __all__ = ["AuditSession", "SessionOptions", "ModelPredictor", "CaseOutcome", "D
 
 DEMO_MODEL = "demo"  # the name that selects the embedded demo model
 _DEMO_NAMES = {DEMO_MODEL, "qaaudit-demo", "qaaudit-demo-electra"}
+PREFETCH_CHUNK = 64   # cases per explain_batch call of the batched pass: progress is said between calls
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ class AuditSession:
         self.cache = ExplanationCache(cache_dir, enabled=options.cache)
         self._models: dict[str, Any] = {}
         self._planned: list[tuple[Any, Any]] = []   # (audit, case) of the selected case items
+        self.progress: Callable[[int, int], None] | None = None   # of the batched pass (qaaudit.progress)
         self._groups: list[int] | None = None         # their xdist groups, when workers get whole groups
         self._group_of: dict[tuple[str, str], int] = {}
         self._prefetched: set[tuple[str, int | None]] = set()   # (model path, group) explained together
@@ -318,14 +320,20 @@ class AuditSession:
         from qaaudit.explainer import explain_batch
 
         qa = ref.load()
-        done = 0
+        done, total = 0, sum(map(len, groups.values()))
+        progress = self.progress or (lambda done, total: None)
+        progress(0, total)
         for members in groups.values():
             settings = members[0][2]
             kwargs = self._explain_kwargs(settings)
-            exps = explain_batch(qa, [(q, c) for q, c, _ in members], **kwargs)
-            for (q, c, _), exp in zip(members, exps):
-                self._store(self.key_of(ref, "explain", q, c, settings), exp.to_dict())
-                done += 1
+            # chunks only to say how far it got: each pair's explanation is its own whatever the batch
+            for start in range(0, len(members), PREFETCH_CHUNK):
+                chunk = members[start:start + PREFETCH_CHUNK]
+                exps = explain_batch(qa, [(q, c) for q, c, _ in chunk], **kwargs)
+                for (q, c, _), exp in zip(chunk, exps):
+                    self._store(self.key_of(ref, "explain", q, c, settings), exp.to_dict())
+                    done += 1
+                progress(done, total)
         return done
 
     def _explain_kwargs(self, settings: Mapping[str, Any]) -> dict[str, Any]:

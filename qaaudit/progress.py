@@ -1,0 +1,61 @@
+"""Progress lines for long work inside a pytest run: a line every few seconds, how many are left and about
+how long. Written through pytest's terminal reporter, so they interleave cleanly with its own output.
+
+Small jobs print nothing (``min_total``); a run of ten thousand items otherwise sat silent for minutes
+before its first item (the batched explanation pass) or after its last (the report).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+__all__ = ["Progress", "terminal_writer"]
+
+EVERY = 2.0         # seconds between two lines
+
+
+class Progress:
+    """``progress(done, total)`` writing ``start`` once and then ``step`` lines through ``write``.
+
+    ``start`` may use ``{total}``; ``step`` ``{done}``, ``{total}``, ``{pct}`` and ``{tail}`` (", about 4 s
+    left" or " in 4.9 s" at the end).
+    """
+
+    def __init__(self, write: Callable[[str], Any], *, start: str, step: str, min_total: int,
+                 every: float = EVERY, clock: Callable[[], float] = time.monotonic) -> None:
+        self.write, self.start, self.step = write, start, step
+        self.min_total, self.every, self.clock = min_total, every, clock
+        self.started: float | None = None
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.min_total:
+            return
+        now = self.clock()
+        if self.started is None:
+            self.started, self.last = now, now
+            self.write(self.start.format(total=total))
+            if done <= 0:
+                return
+        if done < total and now - self.last < self.every:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        left = (total - done) / rate if rate > 0 else 0.0
+        tail = f", about {left:.0f} s left" if done < total else f" in {now - self.started:.1f} s"
+        self.write(self.step.format(done=done, total=total, pct=f"{100 * done / total:.0f}", tail=tail))
+
+
+def terminal_writer(config: Any) -> Callable[[str], None] | None:
+    """A line writer through pytest's terminal reporter (None under ``-q -q`` or without a terminal)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or config.get_verbosity() < -1:
+        return None
+
+    def write(text: str) -> None:
+        # the progress line of pytest ("...  [ 40%]") may still be open
+        if getattr(getattr(reporter, "_tw", None), "width_of_current_line", 0):
+            reporter.write("\n")
+        reporter.write_line(text)
+
+    return write
