@@ -87,6 +87,10 @@ def pytest_configure(config: pytest.Config) -> None:
             _report_pages(ini)
         except argparse.ArgumentTypeError as exc:
             raise pytest.UsageError(f"qaaudit: ini option qaaudit_report_pages: {exc}") from None
+    examples = config.getoption("qaaudit_examples")
+    if examples is not None and not 1 <= examples <= 10_000:
+        raise pytest.UsageError(f"qaaudit: --qaaudit-examples={examples} is out of range; give a number of "
+                                f"examples per robustness check from 1 to 10000")
     if config.getoption("qaaudit_shard"):
         from qaaudit.errors import InvalidArgument
         from qaaudit.shard import parse_shard

@@ -201,7 +201,10 @@ class Number(Shape):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
 
     def check(self, value: Any, mark: Mark, where: str, problems: Problems) -> Any:
-        ok = self.accepts(value) and math.isfinite(value)
+        try:
+            ok = self.accepts(value) and math.isfinite(value)
+        except OverflowError:   # an integer too large for a float: out of every range
+            ok = False
         if ok and self.integer and value != int(value):
             ok = False
         if ok and self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
@@ -445,7 +448,11 @@ def _join(where: str, key: Any) -> str:
 FRACTION = Number(0, 1, hint="a fraction between 0 and 1: write 0.3 for 30%")
 PROB_DIFF = Number(-1, 1, hint="a difference of two probabilities, between -1 and 1")
 DELTA = Number(0, hint="a tolerance on the convergence delta: 0 or more")
-COUNT = Number(1, integer=True, hint="a whole number, at least 1")
+# every count has a ceiling: a typo of a few zeros must be an error at its line, not a run that never ends
+COUNT = Number(1, 1_000_000, integer=True, hint="a whole number in [1, 1000000]")
+STEPS = Number(1, 4096, integer=True,
+               hint="a whole number in [1, 4096]; trained models need about 32-128 integration steps")
+EXAMPLES = Number(1, 10_000, integer=True, hint="a whole number in [1, 10000]")
 OFFSET = Number(0, integer=True, hint="a character offset: a whole number, 0 or more")
 PERCENT = Number(0, 100, lo_open=True, hint="a percentage in (0, 100]: write 20 for the top 20%")
 NORMALIZATION = Choice(("auto", "squad", "squad2", "korquad"))
@@ -539,12 +546,12 @@ ROBUSTNESS = Record({
                           "one perturbation or a list applied together", required=True),
     "property": Field(Choice(PROPERTIES), "invariance (default), directional or attribution_stability"),
     "name": Field(Text(single_line=True), "name of the check in the node id (default: the perturbations)"),
-    "examples": Field(COUNT, "how many perturbed examples hypothesis tries"),
+    "examples": Field(EXAMPLES, "how many perturbed examples hypothesis tries"),
     "f1": Field(FRACTION, "invariance: F1 >= this (default: exact match)"),
     "exact_match": Field(Boolean(), "invariance: exact match required"),
     "against": Field(Choice(("prediction", "gold")), "invariance: compare with the original prediction or gold"),
     # perturbation parameters (qaaudit.strategies.PARAM_KEYS), given beside the check's settings
-    "max_edits": Field(COUNT, "most edits in one example (default 3)"),
+    "max_edits": Field(EXAMPLES, "most edits in one example (default 3)"),
     "sentences": Field(ListOf(Text(), 1), "distractor: sentences to insert instead of the templates"),
     "entity": Field(Text(), "rename_entity: the text to rename everywhere (default: the gold answer)"),
     "names": Field(ListOf(Text(), 1), "rename_entity: replacement names to choose from"),
@@ -557,10 +564,10 @@ ROBUSTNESS = Record({
 }, what="perturbation, property, examples, ...")
 
 ATTRIBUTION = Record({
-    "steps": Field(Nullable(COUNT), "integration steps; null: adaptive until the target delta is met"),
+    "steps": Field(Nullable(STEPS), "integration steps; null: adaptive until the target delta is met"),
     "target": Field(Record({"abs_delta": Field(Nullable(DELTA)), "rel_delta": Field(Nullable(DELTA))},
                            what="abs_delta, rel_delta"), "completeness target of adaptive steps"),
-    "max_steps": Field(COUNT, "upper bound of adaptive steps"),
+    "max_steps": Field(STEPS, "upper bound of adaptive steps"),
     "method": Field(Choice(METHODS), "Captum integration method"),
     "baseline": Field(Choice(BASELINES), "reference input"),
     "sub_embeddings": Field(Boolean(), "also attribute word/position/type embeddings"),
