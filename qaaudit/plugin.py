@@ -239,6 +239,8 @@ class _RunHooks:
         settle_heap("collection")  # an audit run: what collection built lives until the end (see qaaudit.heap)
         if self.config.getoption("collectonly", False):
             return
+        if not hasattr(self.config, "workerinput"):
+            self.recorder.mark_started()
         audit_session = get_session(self.config)
         problems = audit_session.preflight([item for item in session.items if hasattr(item, "case")])
         if problems:
@@ -275,6 +277,7 @@ class _RunHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.recorder.plan_ids(ids)
+        self.recorder.mark_started()   # the first worker's collection is the selection (xdist checks they agree)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

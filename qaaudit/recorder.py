@@ -129,6 +129,7 @@ class Recorder:
         self.notes: list[str] = []       # lines for the terminal
         self.run_notes: list[str] = []   # what results.json and the report must say too
         self.compact_lines: list[str] = []   # failing audit items, a line each (qaaudit.compact)
+        self.started_marked = False
         self.write_failed = False
         self.abort_reason: str | None = None   # a usage error found before any case ran (a model that won't load)
         self.cache_invalid = 0                  # cache entries that could not be used, over all workers
@@ -178,6 +179,23 @@ class Recorder:
             self.payloads[payload["nodeid"]] = (payload, outcome, message, getattr(report, "duration", 0.0))
 
     # -- building the run records
+    def mark_started(self) -> None:
+        """Once the selection is known (see :mod:`qaaudit.report.unfinished`): an earlier report in the report
+        folder is replaced by one that says this run has not finished, for the case that it is killed."""
+        if self.started_marked or self.config.getoption("collectonly", False) or \
+                self.config.getoption("qaaudit_no_report") or not self.planned:
+            return
+        self.started_marked = True
+        from dataclasses import replace
+
+        from qaaudit.report.unfinished import mark_unfinished
+
+        run = replace(self._run("candidate", {}, {}), status="incomplete",
+                      status_detail=f"the run that started at {self.started_iso} has not finished: it is still "
+                                    f"running, or it was killed before it could write its report (SIGKILL, "
+                                    f"out of memory, a crash)")
+        mark_unfinished(run, report_dir(self.config))
+
     def _not_run(self) -> list[str]:
         return [nodeid for nodeid in self.planned if nodeid not in self.payloads]
 

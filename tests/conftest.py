@@ -6,6 +6,24 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from _pytest import pytester as _pytester
+
+# An in-process pytester run drops the modules first imported during it; packages with C extensions cannot
+# be imported a second time (torch: "bad call flags", transformers: "Could not import module ...", yaml:
+# event classes that are no longer the parser's). Which test imports them first depends on how xdist spreads
+# the tests, so keep whatever those packages imported during a run.
+_KEEP = {"torch", "transformers", "captum", "tokenizers", "safetensors", "numpy", "yaml", "_yaml", "markupsafe",
+         "jinja2", "huggingface_hub", "sympy", "scipy", "qaaudit", "IPython", "hypothesis"}
+_restore = _pytester.SysModulesSnapshot.restore
+
+
+def _restore_keeping_extensions(self) -> None:
+    kept = {name: mod for name, mod in sys.modules.items() if name.split(".", 1)[0] in _KEEP}
+    _restore(self)
+    sys.modules.update(kept)
+
+
+_pytester.SysModulesSnapshot.restore = _restore_keeping_extensions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `import tinymodels` works without a package
 

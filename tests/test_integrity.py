@@ -83,6 +83,46 @@ def test_an_interrupted_run_says_so_and_never_passes_the_gate(pytester, ckpt, ca
     assert "run_complete" in capsys.readouterr().out
 
 
+KILL_CONFTEST = """
+import os
+def pytest_runtest_call(item):
+    if item.name == "c2":
+        os._exit(9)   # as SIGKILL or the out-of-memory killer: no handler, no finally, nothing written at the end
+"""
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_killed_run_never_leaves_the_previous_report_standing_for_it(pytester, ckpt, capsys, monkeypatch,
+                                                                       workers):
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makefile(".audit.yaml", many=many_cases(ckpt, 5))
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert first.ret == 0 and _results(pytester.path)["status"] == "complete"
+    pytester.makeconftest(KILL_CONFTEST)
+    args = ["-p", "no:cacheprovider", "--qaaudit-no-cache"] + (["-n", str(workers)] if workers else [])
+    killed = pytester.runpytest_subprocess(*args, timeout=120)
+    assert killed.ret != 0
+    data = _results(pytester.path)
+    if workers:   # xdist replaces the lost worker and the controller writes the report at the end
+        assert data["status"] == "incomplete" and data["totals"]["not_run"] >= 1
+    else:         # the process died: what it left says it did not finish, and lists every item as not run
+        assert data["status"] == "incomplete" and "has not finished" in data["status_detail"]
+        assert data["totals"]["not_run"] == 5 and data["totals"]["passed"] == 0
+        assert "This run did not finish" in (pytester.path / "reports" / "index.html").read_text("utf-8")
+    assert _gate(pytester.path, capsys) == 1
+
+
+def test_a_folder_that_is_not_a_report_is_never_marked(tmp_path):
+    from qaaudit.report.unfinished import mark_unfinished
+    from qaaudit.results import RunResult
+
+    (tmp_path / "results.json").write_text("mine")
+    run = RunResult(cases=(), status="incomplete", status_detail="x")
+    assert mark_unfinished(run, tmp_path) is False and (tmp_path / "results.json").read_text() == "mine"
+    assert mark_unfinished(run, tmp_path / "absent") is False and not (tmp_path / "absent").exists()
+
+
 def test_stopping_early_is_incomplete_even_when_the_pass_rate_would_pass(pytester, ckpt, capsys):
     audit = many_cases(ckpt, 4).replace("prediction: {f1: 0.0}", "prediction: {min_confidence: 0.9999}", 1)  # c0 fails
     pytester.makefile(".audit.yaml", many=audit)
