@@ -31,6 +31,8 @@ def test_the_batched_pass_reports_its_progress(pytester, tiny_checkpoint, monkey
     import qaaudit.plugin
     import qaaudit.session
 
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):   # this test may itself run in a worker
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(qaaudit.plugin, "PROGRESS_MIN", 1)
     monkeypatch.setattr(qaaudit.session, "PREFETCH_CHUNK", 2)
     ckpt = tiny_checkpoint("bert")
