@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             targets["compare"] = compare
     with Browser() as browser:
         for kind, path in targets.items():
-            page = browser.open(path.as_uri(), width=args.width)
+            page = browser.open(path.resolve().as_uri(), width=args.width)
             width, client = page.eval("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
             shot = page.screenshot(args.out / f"{args.prefix}{kind}.png")
             print(f"{kind:11s} {shot}  page {width}/{client} px  unmarked Hangul {page.eval(UNMARKED)}  "
