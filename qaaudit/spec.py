@@ -276,6 +276,7 @@ class Case:
     max_seq_len: int | None = None
     doc_stride: int | None = None
     align_to_words: bool | str = "auto"
+    origin: str = ""   # where a case not written in the audit file comes from: "dataset path#question id"
 
     @property
     def aligns_to_words(self) -> bool:
@@ -377,7 +378,10 @@ class _Builder:
         normalization = data.get("normalization", "auto")
         cases: list[Case] = []
         seen: dict[str, int] = {}
-        raw_cases: YList = data["cases"]
+        raw_cases: YList = data.get("cases", YList())
+        if not raw_cases and not data.get("datasets"):
+            self.add("the audit file has no `cases:` and no `datasets:`", data.mark,
+                     "add `cases:` with at least one case, or `datasets: [{path: dev.json}]`")
         for i, raw in enumerate(raw_cases):
             case = self.case(raw, raw_cases.item_mark(i), defaults, raw_defaults, normalization)
             if case is None:
@@ -385,6 +389,16 @@ class _Builder:
             if case.id in seen:
                 self.add(f"duplicate case id {case.id!r} (first used by the case at line {seen[case.id]})",
                          raw.value_mark("id"), "give every case its own id: it names the pytest item")
+                continue
+            seen[case.id] = case.line
+            cases.append(case)
+        from qaaudit.datasets import dataset_cases
+
+        for case, mark in dataset_cases(self, data, self.path, defaults, raw_defaults, data.get("normalization")):
+            if case.id in seen:
+                self.add(f"case id {case.id!r} of {case.origin} is used already (by the case at line {seen[case.id]})",
+                         mark, "give every case its own id: question ids must differ from the other cases' and "
+                               "datasets' ids (or choose the questions with `ids:`)")
                 continue
             seen[case.id] = case.line
             cases.append(case)

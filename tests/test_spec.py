@@ -154,7 +154,7 @@ def test_unknown_top_level_key() -> None:
     ("  answer: Auckland\n  expect: {focus: {target: answer, top_k: 0}}\n", "top_k must be a whole number >= 1", 45),
     ("  answer: Auckland\n  expect: {faithfulness: {top_percent: 0}}\n", "number in (0, 100], got 0", 42),
     ("  answer: Auckland\n  expect: {faithfulness: {top_percent: 150}}\n", "number in (0, 100], got 150", 42),
-    ("  answer: Auckland\n  normalization: korqad\n", "'korqad' is not one of auto, squad, korquad; did you mean 'korquad'?", 20),
+    ("  answer: Auckland\n  normalization: korqad\n", "'korqad' is not one of auto, squad, squad2, korquad; did you mean 'korquad'?", 20),
     ("  answer: [Auckland]\n", "answer must be text or a mapping (text and start), got a list", 13),
     ("  answer: Auckland\n  tags: korean\n", "tags must be a list of text, got 'korean'", 11),
 ])
