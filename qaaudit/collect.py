@@ -198,7 +198,8 @@ class _AuditItemBase(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, QAAuditError):
             loc = f"{self.path.name}:{self.line}"
-            return f"{loc}: case {self.case.id!r}\n{excinfo.value}"
+            origin = f" (from {self.case.origin})" if getattr(self.case, "origin", "") else ""
+            return f"{loc}: case {self.case.id!r}{origin}\n{excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 
 

@@ -650,15 +650,28 @@ TEMPLATE = Record({
     "attribution": Field(ATTRIBUTION, "overrides of the file's attribution settings"),
     **_RUN,
 }, what="id, capability, context, question, answer, slots, n, ...", doc="a template that generates cases")
+DATASET = Record({
+    "path": Field(Text(single_line=True), "a SQuAD v1.1/v2.0 or KorQuAD 1.0 JSON file or a JSON-lines file, "
+                                          "relative to the audit file", required=True),
+    "format": Field(Choice(("auto", "squad", "korquad", "jsonl")),
+                    "auto (default): jsonl for .jsonl/.ndjson files, else SQuAD/KorQuAD JSON by its version"),
+    "limit": Field(COUNT, "the first n questions"),
+    "sample": Field(COUNT, "a random n questions (kept in file order), drawn with `seed`"),
+    "seed": Field(Number(0, integer=True, hint="a whole number, 0 or more"), "seed of `sample` (default 0)"),
+    "ids": Field(ListOf(Text(single_line=True), 1), "only these question ids"),
+    "tags": Field(ListOf(Text()), "pytest markers added to every case of the dataset"),
+    "normalization": Field(NORMALIZATION, "default: the file's normalization if set, else the dataset's script"),
+}, what="path, format, limit, sample, seed, ids, tags, normalization", doc="a dataset whose questions are cases")
 
 AUDIT = Record({
     "model": Field(Text(single_line=True), "path or hub id (the command line's --qaaudit-model wins)"),
     "normalization": Field(NORMALIZATION, "auto (default): KorQuAD's for Hangul, else SQuAD's"),
     "defaults": Field(DEFAULTS, "settings and thresholds for every case"),
     "lexicons": Field(MapOf(_LEXICON, what="name: entries or file"), "the file's own lexicons for template slots"),
-    "cases": Field(ListOf(CASE, 1), "hand-written cases (a file needs cases, templates or both)"),
+    "cases": Field(ListOf(CASE, 1), "hand-written cases (a file needs cases, templates, datasets or several)"),
     "templates": Field(ListOf(TEMPLATE, 1), "templates that generate cases from lexicons"),
-}, what="model, normalization, defaults, lexicons, cases, templates", doc="a qaaudit audit file")
+    "datasets": Field(ListOf(DATASET, 1), "datasets whose questions become cases (qaaudit/datasets.py)"),
+}, what="model, normalization, defaults, lexicons, cases, templates, datasets", doc="a qaaudit audit file")
 
 
 def audit_schema() -> dict[str, Any]:

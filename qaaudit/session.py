@@ -166,6 +166,7 @@ class AuditSession:
         self._groups: list[int] | None = None         # their xdist groups, when workers get whole groups
         self._group_of: dict[tuple[str, str], int] = {}
         self._prefetched: set[tuple[str, int | None]] = set()   # (model path, group) explained together
+        self._predicted: set[str] = set()           # model paths whose planned prediction-only cases were predicted
         # under --qaaudit-no-cache, what this process computed: a robustness check still reuses its case's
         # explanation, and batched explanations wait here for their items
         self._memo: dict[str, dict] = {}
@@ -336,6 +337,51 @@ class AuditSession:
                 progress(done, total)
         return done
 
+    _PREDICT_CHUNK = 256   # pairs per predict_batch call: bounded memory, and answers stored as they come
+
+    def prefetch_predictions(self, ref: Any) -> int:
+        """Predict, in batches, every planned case on ``ref`` that needs no attributions and is not cached.
+
+        One item at a time, a prediction-only run spent most of its time in forward passes of one pair;
+        batched (windows of many pairs per pass; a window's logits are those it has alone, see
+        :func:`~qaaudit.explainer.forward_windows`) the items then only check their verdicts. On every
+        device, but not in an xdist worker (it does not know which items it will run) nor with
+        ``--qaaudit-batch=off``. Returns how many cases were predicted.
+        """
+        if ref.path in self._predicted or self.options.batch == "off" or os.environ.get("PYTEST_XDIST_WORKER"):
+            return 0
+        self._predicted.add(ref.path)
+        groups: dict[str, list[tuple[str, str, dict, str]]] = {}
+        seen: set[str] = set()
+        for audit, case in self._planned:
+            if case.needs_attributions or self.options.explain_all:
+                continue
+            name = self.model_name_for(getattr(audit, "model", None))
+            if self.get_model(name, base_dir=Path(audit.path).parent).path != ref.path:
+                continue
+            settings = case_settings(case)
+            key = self.key_of(ref, "predict", case.question, case.context, settings)
+            if key in seen or self._peek(key) is not None:
+                continue
+            seen.add(key)
+            groups.setdefault(repr(sorted(decode_kwargs(settings).items())), []).append(
+                (case.question, case.context, settings, key))
+        if not groups:
+            return 0
+        from qaaudit.explainer import predict_batch
+
+        qa = ref.load()
+        done = 0
+        for members in groups.values():
+            decode_kw = decode_kwargs(members[0][2])
+            for lo in range(0, len(members), self._PREDICT_CHUNK):
+                chunk = members[lo:lo + self._PREDICT_CHUNK]
+                for (q, c, settings, key), answers in zip(chunk, predict_batch(qa, [(q, c) for q, c, _, _ in chunk],
+                                                                               top_k=1, **decode_kw)):
+                    self._store(key, answer_only(q, c, answers, settings).to_dict())
+                    done += 1
+        return done
+
     def _explain_kwargs(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """The keyword arguments of :func:`~qaaudit.explainer.explain` for a case's settings."""
         from qaaudit.attribute import ADAPTIVE_METHODS, CompletenessTarget
@@ -365,6 +411,8 @@ class AuditSession:
         if (hit is None and attributions and self._planned and self.batching(ref)
                 and self.prefetch(ref, self._group_of.get((question, context)))):
             hit = self._lookup(key, decode=decode)
+        if hit is None and not attributions and self._planned and self.prefetch_predictions(ref):
+            hit = self._lookup(key, key_of("explain"), decode=decode)
         if hit is not None:
             return hit
         from qaaudit.explainer import explain, predict

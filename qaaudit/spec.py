@@ -277,7 +277,8 @@ class Case:
     max_seq_len: int | None = None
     doc_stride: int | None = None
     align_to_words: bool | str = "auto"
-    origin: tuple[str, int] | None = None   # (template id, index) of a generated case
+    # where a case not written in the audit file comes from: "dataset path#question id", "template id#index"
+    origin: str = ""
 
     @property
     def aligns_to_words(self) -> bool:
@@ -381,9 +382,10 @@ class _Builder:
         cases: list[Case] = []
         seen: dict[str, int] = {}
         raw_cases: YList = data.get("cases", YList())
-        if "cases" not in data and "templates" not in data:
-            self.add("the file has neither `cases:` nor `templates:`", data.mark,
-                     "add `cases:` (hand-written cases) or `templates:` (cases generated from lexicons)")
+        if not any(key in data for key in ("cases", "templates", "datasets")):
+            self.add("the file has no `cases:`, `templates:` or `datasets:`", data.mark,
+                     "add `cases:` (hand-written cases), `templates:` (cases generated from lexicons) or "
+                     "`datasets: [{path: dev.json}]` (the questions of a SQuAD/KorQuAD file)")
         for i, raw in enumerate(raw_cases):
             case = self.case(raw, raw_cases.item_mark(i), defaults, raw_defaults, normalization)
             if case is None:
@@ -391,6 +393,16 @@ class _Builder:
             if case.id in seen:
                 self.add(f"duplicate case id {case.id!r} (first used by the case at line {seen[case.id]})",
                          raw.value_mark("id"), "give every case its own id: it names the pytest item")
+                continue
+            seen[case.id] = case.line
+            cases.append(case)
+        from qaaudit.datasets import dataset_cases
+
+        for case, mark in dataset_cases(self, data, self.path, defaults, raw_defaults, data.get("normalization")):
+            if case.id in seen:
+                self.add(f"case id {case.id!r} of {case.origin} is used already (by the case at line {seen[case.id]})",
+                         mark, "give every case its own id: question ids must differ from the other cases' and "
+                               "datasets' ids (or choose the questions with `ids:`)")
                 continue
             seen[case.id] = case.line
             cases.append(case)

@@ -84,9 +84,11 @@ class _Reader:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.qid: str | None = None   # the question being read, named in its errors
 
     def fail(self, path: str, what: str) -> SquadFormatError:
-        return SquadFormatError(f"{self.source}: {path}: {what}")
+        who = f" (question id {self.qid!r})" if self.qid is not None else ""
+        return SquadFormatError(f"{self.source}: {path}: {what}{who}")
 
     def get(self, obj: dict, key: str, path: str, kind: type | tuple, expected: str, *, required: bool = True) -> Any:
         where = f"{path}.{key}" if path else key
@@ -149,8 +151,9 @@ def read_squad(path: str | os.PathLike) -> SquadDataset:
             for k, qa in enumerate(r.get(para, "qas", ppath, list, "a list of questions")):
                 qpath = f"{ppath}.qas[{k}]"
                 qa = r.obj(qa, qpath, "a question object with id, question and answers")
+                r.qid = None
                 qid = r.get(qa, "id", qpath, (str, int), "a string")
-                qid = str(qid)
+                qid = r.qid = str(qid)
                 if qid in seen:
                     raise r.fail(f"{qpath}.id", f"{_show(qid)} is used again (first at {seen[qid]}); ids must be unique")
                 seen[qid] = qpath
@@ -168,6 +171,7 @@ def read_squad(path: str | os.PathLike) -> SquadDataset:
                 if not impossible and not answers:
                     raise r.fail(f"{qpath}.answers", "expected at least one answer (or is_impossible: true)")
                 questions.append(SquadQuestion(qid, question, context, answers, impossible, plausible, title, qpath))
+                r.qid = None
     if "korquad" in version.lower():
         flavour = "KorQuAD 1.0"
     elif version.lstrip("v").startswith("2") or impossible_seen:

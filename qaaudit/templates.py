@@ -9,7 +9,7 @@ audit file, an inline list, or a number range.
 Generation is deterministic: the random generator is seeded from the audit file's name, the template id and
 ``seed`` (never from ``hash()``, which changes between processes), so every machine and every xdist worker
 draws the same cases. Each generated case is an ordinary :class:`qaaudit.spec.Case`, validated like a hand-written
-one (its gold answer must occur in its context), with ``origin`` = (template id, index).
+one (its gold answer must occur in its context), with ``origin`` = "template <id>#<index>".
 """
 from __future__ import annotations
 
@@ -246,7 +246,7 @@ class TemplateBuilder:
                 return None
             from dataclasses import replace
 
-            cases.append(replace(case, origin=(tid, i)))
+            cases.append(replace(case, origin=f"template {tid}#{i}"))
             values.append({k: v["text"] for k, v in chosen.items()})
         context = raw["context"]
         language = raw.get("language") or language_of(context, raw["question"])
