@@ -150,7 +150,7 @@ def test_entry_errors(folder):
     assert "both `limit` and `sample`" in _error(folder, "datasets:\n  - path: squad_v11_small.json\n"
                                                            "    limit: 2\n    sample: 2\n")
     assert "format" in _error(folder, "datasets:\n  - path: squad_v11_small.json\n    format: csv\n")
-    assert "no `cases:` and no `datasets:`" in str(pytest.raises(SpecError, parse_audit, "model: x\n").value)
+    assert "no `cases:`, `templates:` or `datasets:`" in str(pytest.raises(SpecError, parse_audit, "model: x\n").value)
 
 
 def test_scores_of_a_dataset_run_equal_the_official_script(folder):
