@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from qaaudit.errors import SpecError, SquadFormatError
-from qaaudit.loader import Mark, YList, YMap
+from qaaudit.loader import Mark, YList, YMap, bad_character
 from qaaudit.squad import SquadAnswer, SquadQuestion, read_squad, slugify_tag
 
 __all__ = ["DATASET_FORMATS", "DatasetQuestions", "read_dataset", "select_questions", "dataset_cases"]
@@ -162,6 +162,14 @@ def _raw_case(q: SquadQuestion, data: DatasetQuestions, tags: list[str], normali
     if not q.id.strip() or any(ch < " " or ch in "\x7f\u2028\u2029" for ch in q.id):
         raise DatasetError(f"dataset {_where(data, q)}: question id {q.id!r} is not one line of visible text, "
                            "which a pytest node id needs", hint="give the question a plain id")
+    texts = [("question", q.question), ("context", q.context), ("title", q.title or "")]
+    texts += [("answer", a.text) for a in q.answers]
+    for field, text in texts:   # the report and the cache must be able to write every text of a case
+        bad = bad_character(text)
+        if bad is not None:
+            raise DatasetError(f"dataset {_where(data, q)}: question {q.id!r}: its {field} holds the character {bad} "
+                               f"(a control character or half of a surrogate pair), which no case may hold",
+                               hint="remove it from the dataset, or leave the question out with `ids:`")
     raw = YMap(id=q.id, question=q.question, context=q.context, normalization=normalization, mark=mark)
     if q.unanswerable:
         raw["unanswerable"] = True

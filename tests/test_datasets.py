@@ -171,3 +171,19 @@ def test_scores_of_a_dataset_run_equal_the_official_script(folder):
             em, f1 = (v.measured for v in verdicts)
             assert (em, f1) == official_scores(case.normalization, text, list(case.gold_texts))
         assert score_predictions(predictions, read_dataset(folder / name).questions and read_squad(folder / name))
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\ud800", "\udfff"])
+@pytest.mark.parametrize("field", ["question", "context", "answer"])
+def test_a_text_no_report_could_write_is_an_error_naming_the_question(folder, char, field):
+    """Valid JSON may carry any of these as escapes; a case that holds one would crash the report's writer."""
+    row = {"id": "q-1", "question": "Where was Rose born?", "context": "Rose was born in Auckland.",
+           "answers": [{"text": "Auckland", "answer_start": 17}]}
+    if field == "answer":
+        row["context"] = row["context"].replace("Auckland", "Auck" + char + "land")
+        row["answers"] = [{"text": "Auck" + char + "land", "answer_start": 17}]
+    else:
+        row[field] = row[field] + char
+    (folder / "hostile.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    text = _error(folder, "datasets:\n  - path: hostile.jsonl\n")
+    assert "hostile.jsonl:1" in text and "'q-1'" in text and f"U+{ord(char):04X}" in text
