@@ -104,6 +104,14 @@ def parse_placeholders(text: str) -> tuple[list[Placeholder], list[tuple[int, st
     return found, problems
 
 
+def _suggest(value: str, choices: Sequence[str]) -> str:
+    """Like ``schema.did_you_mean``, tolerant enough for short slot names (p3 -> p1)."""
+    import difflib
+
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    return f" did you mean {close[0]!r}?" if close else ""
+
+
 def _value(entry: Mapping[str, str], fld: str | None) -> str:
     return entry["text"] if fld is None else entry[fld]
 
@@ -216,12 +224,12 @@ class TemplateBuilder:
                 used.add(ph.slot)
                 if ph.slot not in raw["slots"]:
                     self.add(f"{key} of template {tid!r} uses the slot {{{ph.slot}}}, which `slots` does not define;"
-                             f"{did_you_mean(ph.slot, list(raw['slots']))}".rstrip(";"), _at(tmark, text, ph.offset),
+                             f"{_suggest(ph.slot, list(raw['slots']))}".rstrip(";"), _at(tmark, text, ph.offset),
                              f"define it under `slots:` (e.g. `{ph.slot}: korean_name`) or fix the name")
                 elif ph.field is not None and ph.slot in slots and ph.field not in slots[ph.slot].fields:
                     fields = sorted(slots[ph.slot].fields)
                     self.add(f"{key} of template {tid!r}: the entries of slot {ph.slot!r} have no field "
-                             f"{ph.field!r};{did_you_mean(ph.field, fields)}".rstrip(";"), _at(tmark, text, ph.offset),
+                             f"{ph.field!r};{_suggest(ph.field, fields)}".rstrip(";"), _at(tmark, text, ph.offset),
                              f"fields of this lexicon: {', '.join(fields)}")
         for name in raw["slots"]:
             if name not in used:
@@ -269,15 +277,16 @@ class TemplateBuilder:
     def distinct_groups(self, raw: YMap, tid: str) -> list[tuple[str, ...]]:
         value = raw.get("distinct", YList())
         if value and all(isinstance(v, str) for v in value):
-            items = [(tuple(value), value.mark, value)]
+            items = [(tuple(value), [value.item_mark(i) for i in range(len(value))])]
         else:
-            items = [(tuple(v) if isinstance(v, list) else (v,), value.item_mark(i), v) for i, v in enumerate(value)]
+            items = [(tuple(v), [v.item_mark(j) for j in range(len(v))]) if isinstance(v, YList)
+                     else ((v,), [value.item_mark(i)]) for i, v in enumerate(value)]
         groups = []
-        for names, mark, _ in items:
-            for name in names:
+        for names, marks in items:
+            for name, mark in zip(names, marks):
                 if name not in raw["slots"]:
                     self.add(f"distinct of template {tid!r} names {name!r}, which is not a slot;"
-                             f"{did_you_mean(name, list(raw['slots']))}".rstrip(";"), mark,
+                             f"{_suggest(name, list(raw['slots']))}".rstrip(";"), mark,
                              f"slots of this template: {', '.join(raw['slots'])}")
             if len(names) > 1:
                 groups.append(names)
