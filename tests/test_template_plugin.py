@@ -163,3 +163,56 @@ def test_runs_on_a_model_and_generates_the_same_cases_with_and_without_xdist(pyt
         seen.append(sorted((c["nodeid"], ctx[c["context"]], (c.get("prediction") or {}).get("text"))
                            for c in data["cases"] if c.get("kind") == "generated"))
     assert len(seen[0]) == 16 and seen[0] == seen[1]
+
+
+def test_robustness_checks_of_a_template_run_on_every_generated_case(pytester, tiny_checkpoint):
+    ckpt = tiny_checkpoint("bert")
+    text = f"""\
+model: {ckpt}
+templates:
+  - id: lives
+    capability: lookup
+    context: "{{p}} lives in {{city}}."
+    question: "Where does {{p}} live?"
+    answer: "{{city}}"
+    slots: {{p: [Ann, Bob, Cyd], city: [Paris, Lima]}}
+    n: 3
+    min_pass_rate: 0.0
+    expect:
+      prediction: {{f1: 0.0}}
+    robustness:
+      - {{perturbation: whitespace, property: invariance, examples: 2, f1: 0.0}}
+"""
+    (pytester.path / "audits").mkdir()
+    (pytester.path / "audits" / "r.audit.yaml").write_text(text, encoding="utf-8")
+    result = pytester.runpytest("audits", "-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-report-pages=0")
+    result.assert_outcomes(passed=1)
+    data = json.loads((pytester.path / "reports" / "results.json").read_text(encoding="utf-8"))
+    gen = [c for c in data["cases"] if c.get("kind") == "generated"]
+    assert len(gen) == 3
+    assert all(any(v["expectation"] == "robustness" for v in c["verdicts"]) for c in gen)
+
+
+def test_capability_numbers_and_template_changes_against_a_baseline():
+    from qaaudit.capabilities import capability_table, template_changes
+    from qaaudit.results import CaseResult, RunResult
+
+    def run(failed: dict[str, int]) -> RunResult:
+        cases = []
+        for tid, (cap, lang) in {"a": ("negation", "ko"), "b": ("negation", "en"), "c": ("temporal", "ko")}.items():
+            node = f"audits/x.audit.yaml::{tid}"
+            cases.append(CaseResult(node, "audits/x.audit.yaml", 1, tid, "failed" if failed[tid] > 2 else "passed",
+                                    kind="template", template={"id": tid, "capability": cap, "language": lang}))
+            cases += [CaseResult(f"{node}[{i}]", "audits/x.audit.yaml", 1, f"{tid}[{i}]",
+                                 "failed" if i < failed[tid] else "passed", kind="generated") for i in range(10)]
+        return RunResult(cases=tuple(cases))
+
+    now, before = run({"a": 4, "b": 1, "c": 0}), run({"a": 1, "b": 1, "c": 3})
+    table = capability_table(now)
+    assert table["by_capability"]["negation"]["cases"] == 20 and table["by_capability"]["negation"]["failed"] == 5
+    assert table["by_capability_language"]["negation/ko"]["worst_template"] == "a"
+    assert table["by_capability"]["negation"]["worst_template"] == "a"
+    assert now.totals["total"] == 3
+    changes = {c["template"]: c["change"] for c in template_changes(now, before)}
+    assert changes == pytest.approx({"a": 0.3, "b": 0.0, "c": -0.3})
+    assert [c["template"] for c in template_changes(now, before)] == ["a", "b", "c"]
