@@ -37,6 +37,7 @@ TEMPLATE_ONLY_KEYS = ("capability", "description", "language", "slots", "distinc
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}:.\s]+)(?:\.([^{}:\s]+))?(?::([^{}]+))?\}|[{}]")
 _PARTICLE_NAMES = tuple(f"{a}/{b}" for a, b in PARTICLE_PAIRS)
 _PARTICLE_FORMS = {form for pair in PARTICLE_PAIRS for form in pair}
+_MAX_RANGE = 1_000_000      # numbers a {range: [lo, hi]} slot may hold
 _ENUMERATE_LIMIT = 200_000   # slot combinations enumerated outright when random draws fall short
 
 
@@ -161,8 +162,17 @@ class TemplateBuilder:
                 self.add(exc.message, Mark(exc.line or mark.line, exc.col or mark.col), exc.hint)
                 return None
         if isinstance(value, YMap) and "range" in value:
-            lo, hi = value["range"]
+            bounds = value["range"]
+            if len(bounds) != 2:
+                self.add(f"range of {name!r} must be [lo, hi], got {len(bounds)} numbers", value.value_mark("range"),
+                         "write e.g. {range: [1, 100]}")
+                return None
+            lo, hi = bounds
             step = value.get("step", 1)
+            if (hi - lo) // step + 1 > _MAX_RANGE:
+                self.add(f"range [{lo}, {hi}] of {name!r} holds more than {_MAX_RANGE:,} numbers",
+                         value.value_mark("range"), "narrow it, or give a `step`")
+                return None
             if lo > hi:
                 self.add(f"range [{lo}, {hi}] of {name!r} is empty", value.value_mark("range"),
                          f"write [{hi}, {lo}]")

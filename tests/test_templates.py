@@ -220,3 +220,13 @@ def test_built_in_suite_has_twenty_templates_per_language_over_every_capability(
               "fairness"}
     assert by_lang["ko"] >= wanted and by_lang["en"] >= wanted
     assert count["ko"] >= 20 and count["en"] >= 20
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("p1: korean_name,", "p1: {range: [1, 1000000000]},", "holds more than 1,000,000 numbers"),
+    ("p1: korean_name,", "p1: {range: [1, 2, 3]},", "must be [lo, hi]"),
+    ("p1: korean_name,", "p1: {range: [9, 1]},", "is empty"),
+    ("n: 40", "n: 100000000", "1 to 100,000"),
+])
+def test_hostile_sizes_are_errors_not_hangs(old, new, message):
+    assert message in _error(BASE.replace(old, new)).render()
