@@ -230,3 +230,18 @@ def test_built_in_suite_has_twenty_templates_per_language_over_every_capability(
 ])
 def test_hostile_sizes_are_errors_not_hangs(old, new, message):
     assert message in _error(BASE.replace(old, new)).render()
+
+
+def test_init_suite_copies_the_built_in_suite_and_keeps_existing_files(tmp_path, capsys):
+    from qaaudit.cli import main
+    from qaaudit.spec import load_audit
+
+    assert main(["init", "--suite", "capabilities", str(tmp_path)]) == 0
+    files = sorted((tmp_path / "audits" / "capabilities").glob("*.audit.yaml"))
+    assert [f.name for f in files] == ["en.audit.yaml", "ko.audit.yaml"]
+    assert all(load_audit(f).templates for f in files)
+    files[0].write_text("# mine\n", encoding="utf-8")
+    assert main(["init", "--suite", "capabilities", str(tmp_path)]) == 0
+    assert files[0].read_text(encoding="utf-8") == "# mine\n" and "kept" in capsys.readouterr().out
+    assert main(["suite", "--list"]) == 0 and "capabilities" in capsys.readouterr().out
+    assert main(["init", "--suite", "nosuch", str(tmp_path)]) != 0
