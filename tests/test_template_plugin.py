@@ -37,6 +37,9 @@ templates:
     n: 10
     min_pass_rate: {min_pass_rate}
     tags: [english]
+    expect:
+      prediction: {{exact_match: true}}
+      focus: {{target: {{slot: p}}, share: 0.0}}   # attribution on what filled p (skipped for a predictions file)
   - id: ko-born
     capability: numbers_dates
     context: "{{p:은/는}} {{y}}년에 태어났다."
@@ -162,6 +165,9 @@ def test_runs_on_a_model_and_generates_the_same_cases_with_and_without_xdist(pyt
         ctx = data["contexts"]
         seen.append(sorted((c["nodeid"], ctx[c["context"]], (c.get("prediction") or {}).get("text"))
                            for c in data["cases"] if c.get("kind") == "generated"))
+        focus = [v for c in data["cases"] if c.get("kind") == "generated" for v in c["verdicts"]
+                 if v["expectation"] == "focus"]
+        assert len(focus) == 20 and all(v["passed"] is True and v["measured"] >= 0 for v in focus)
     assert len(seen[0]) == 16 and seen[0] == seen[1]
 
 
