@@ -114,9 +114,10 @@ def merge_runs(shards: Sequence[tuple[str, RunResult]]) -> RunResult:
             details.append(f"shard {info.get('index')}/{count} ({path}) is {run.status}: {run.status_detail}")
         notes.extend(f"shard {info.get('index')}/{count}: {n}" for n in run.notes)
     selected = infos[0].get("selected")
-    if selected is not None and not missing and status == "complete" and len(cases) < selected:
+    items = sum(1 for c in cases if c.kind != "generated")   # a template's generated cases are not items
+    if selected is not None and not missing and status == "complete" and items < selected:
         status = "incomplete"
-        details.append(f"{selected - len(cases)} of {selected} selected items are in no shard's results")
+        details.append(f"{selected - items} of {selected} selected items are in no shard's results")
 
     predictions = [run.extra.get("predictions") for _, run in shards if (run.extra or {}).get("predictions")]
     extra: dict[str, Any] = {"settings": dict((first.extra or {}).get("settings") or {}),
@@ -128,6 +129,11 @@ def merge_runs(shards: Sequence[tuple[str, RunResult]]) -> RunResult:
                                 "matched": sum(p.get("matched", 0) for p in predictions),
                                 "missing": [m for p in predictions for m in p.get("missing", [])],
                                 "extra": max(p.get("extra", 0) for p in predictions)}
+    from qaaudit.capabilities import capability_table
+
+    capabilities = capability_table(replace(first, cases=tuple(cases)))
+    if capabilities is not None:
+        extra["capabilities"] = capabilities
     merged = replace(first, cases=tuple(cases), status=status, status_detail="; ".join(details),
                      notes=tuple(dict.fromkeys(notes)), gate=None, baseline=None, extra=extra,
                      started=min(run.started for _, run in shards if run.started) if any(

@@ -637,7 +637,8 @@ TEMPLATE = Record({
     "slots": Field(MapOf(_LEXICON, what="slot: lexicon"), "what fills each slot", required=True),
     "distinct": Field(ListOf(AnyOf([Text(single_line=True), ListOf(Text(single_line=True), 2)])),
                       "slots that take different values in each case ([p1, p2], or several groups [[a, b], [c, d]])"),
-    "n": Field(COUNT, "how many distinct cases to generate (default 20)"),
+    "n": Field(Number(1, 100_000, integer=True, hint="a whole number of cases, 1 to 100,000"),
+               "how many distinct cases to generate (default 20)"),
     "seed": Field(Number(0, integer=True, hint="a whole number, 0 or more"), "seed of the draw (default 0)"),
     "tags": Field(ListOf(Text()), "pytest markers"),
     "min_pass_rate": Field(FRACTION, "share of the generated cases that must pass (default: defaults.min_pass_rate, "

@@ -224,7 +224,9 @@ class AuditSession:
                 self._predictions = load_predictions(path)
             except QAAuditError as exc:
                 return [str(exc)]
-        ids = [item.case.id for item in items if hasattr(item, "case")]
+        # a template item stands for its generated cases, each with its own id (template-id[i])
+        ids = [case.id for item in items if hasattr(item, "case")
+               for case in (item.template.cases if getattr(item, "template", None) is not None else (item.case,))]
         match = match_predictions(self._predictions, ids)
         self.predictions_info = {"file": str(path), "matched": match.matched, "missing": list(match.missing),
                                  "extra": len(match.extra)}

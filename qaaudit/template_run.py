@@ -81,7 +81,26 @@ def _predict_all(session: Any, ref: Any, cases: Sequence[Any]) -> list[Any]:
     return answers
 
 
-def _run_on(session: Any, ref: Any, name: str, cases: Sequence[Any], explain_failures: bool) -> list[Any]:
+def _robustness(session: Any, case: Any, audit: Any) -> tuple[Any, ...]:
+    """The verdicts of a generated case's robustness checks (a template's `robustness:`), run as a case's checks
+    are; a check marked xfail does not fail the case (its verdicts are kept, as skipped, with the reason)."""
+    from qaaudit.results import Verdict
+
+    out: list[Any] = []
+    for check in case.robustness:
+        if check.skip:
+            continue
+        result = session.run_robustness(case, audit, check)
+        for v in result.verdicts:
+            if check.xfail and v.passed is False:
+                v = Verdict(v.expectation, v.check, None, v.measured, v.threshold, v.op,
+                            f"xfail: {check.xfail}", v.line)
+            out.append(v)
+    return tuple(out)
+
+
+def _run_on(session: Any, ref: Any, name: str, cases: Sequence[Any], explain_failures: bool,
+            audit: Any = None) -> list[Any]:
     from qaaudit.expect import evaluate_case
     from qaaudit.session import CaseOutcome, ModelPredictor, answer_only, case_settings
 
@@ -95,11 +114,15 @@ def _run_on(session: Any, ref: Any, name: str, cases: Sequence[Any], explain_fai
         if case.needs_attributions:
             exp = session.explanation(ref, case.question, case.context, settings, attributions=True)
             verdicts = tuple(evaluate_case(case, exp, predictor=predictor, prediction=exp.answer))
+            if case.robustness and audit is not None:
+                verdicts += _robustness(session, case, audit)
             outcomes.append(CaseOutcome(verdicts, exp, exp.answer, name))
             continue
         answer = next(by_case)
         exp = answer_only(case.question, case.context, [answer], settings)
         verdicts = tuple(evaluate_case(case, exp, predictor=predictor, prediction=answer))
+        if case.robustness and audit is not None:
+            verdicts += _robustness(session, case, audit)
         outcome = CaseOutcome(verdicts, None, answer, name)
         if outcome.failed and explain_failures and explained < EXPLAIN_FAILURES:
             explained += 1
@@ -112,10 +135,14 @@ def run_template(session: Any, template: Any, audit: Any) -> TemplateOutcome:
     """Every generated case of ``template`` on the session's model (and its baseline, when one is set)."""
     if session._predictions is not None or session.options.predictions_path is not None:
         outcomes = [session.run_case(case, audit) for case in template.cases]
+        for case, o in zip(template.cases, outcomes):
+            if case.robustness:   # needs the model: recorded as skipped, as for a hand-written case
+                o.verdicts = o.verdicts + _robustness(session, case, audit)
         return TemplateOutcome(template, outcomes, "predictions file")
     name = session.model_name_for(getattr(audit, "model", None))
     ref = session.get_model(name, base_dir=Path(audit.path).parent)
-    outcome = TemplateOutcome(template, _run_on(session, ref, name, template.cases, session.options.explain_all), name)
+    outcome = TemplateOutcome(template, _run_on(session, ref, name, template.cases, session.options.explain_all,
+                                                audit), name)
     if session.options.baseline_model:
         bname = session.options.baseline_model
         bref = session.get_model(bname)

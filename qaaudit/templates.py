@@ -37,6 +37,7 @@ TEMPLATE_ONLY_KEYS = ("capability", "description", "language", "slots", "distinc
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}:.\s]+)(?:\.([^{}:\s]+))?(?::([^{}]+))?\}|[{}]")
 _PARTICLE_NAMES = tuple(f"{a}/{b}" for a, b in PARTICLE_PAIRS)
 _PARTICLE_FORMS = {form for pair in PARTICLE_PAIRS for form in pair}
+_MAX_RANGE = 1_000_000      # numbers a {range: [lo, hi]} slot may hold
 _ENUMERATE_LIMIT = 200_000   # slot combinations enumerated outright when random draws fall short
 
 
@@ -104,6 +105,14 @@ def parse_placeholders(text: str) -> tuple[list[Placeholder], list[tuple[int, st
     return found, problems
 
 
+def _suggest(value: str, choices: Sequence[str]) -> str:
+    """Like ``schema.did_you_mean``, tolerant enough for short slot names (p3 -> p1)."""
+    import difflib
+
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    return f" did you mean {close[0]!r}?" if close else ""
+
+
 def _value(entry: Mapping[str, str], fld: str | None) -> str:
     return entry["text"] if fld is None else entry[fld]
 
@@ -153,8 +162,17 @@ class TemplateBuilder:
                 self.add(exc.message, Mark(exc.line or mark.line, exc.col or mark.col), exc.hint)
                 return None
         if isinstance(value, YMap) and "range" in value:
-            lo, hi = value["range"]
+            bounds = value["range"]
+            if len(bounds) != 2:
+                self.add(f"range of {name!r} must be [lo, hi], got {len(bounds)} numbers", value.value_mark("range"),
+                         "write e.g. {range: [1, 100]}")
+                return None
+            lo, hi = bounds
             step = value.get("step", 1)
+            if (hi - lo) // step + 1 > _MAX_RANGE:
+                self.add(f"range [{lo}, {hi}] of {name!r} holds more than {_MAX_RANGE:,} numbers",
+                         value.value_mark("range"), "narrow it, or give a `step`")
+                return None
             if lo > hi:
                 self.add(f"range [{lo}, {hi}] of {name!r} is empty", value.value_mark("range"),
                          f"write [{hi}, {lo}]")
@@ -216,12 +234,12 @@ class TemplateBuilder:
                 used.add(ph.slot)
                 if ph.slot not in raw["slots"]:
                     self.add(f"{key} of template {tid!r} uses the slot {{{ph.slot}}}, which `slots` does not define;"
-                             f"{did_you_mean(ph.slot, list(raw['slots']))}".rstrip(";"), _at(tmark, text, ph.offset),
+                             f"{_suggest(ph.slot, list(raw['slots']))}".rstrip(";"), _at(tmark, text, ph.offset),
                              f"define it under `slots:` (e.g. `{ph.slot}: korean_name`) or fix the name")
                 elif ph.field is not None and ph.slot in slots and ph.field not in slots[ph.slot].fields:
                     fields = sorted(slots[ph.slot].fields)
                     self.add(f"{key} of template {tid!r}: the entries of slot {ph.slot!r} have no field "
-                             f"{ph.field!r};{did_you_mean(ph.field, fields)}".rstrip(";"), _at(tmark, text, ph.offset),
+                             f"{ph.field!r};{_suggest(ph.field, fields)}".rstrip(";"), _at(tmark, text, ph.offset),
                              f"fields of this lexicon: {', '.join(fields)}")
         for name in raw["slots"]:
             if name not in used:
@@ -269,15 +287,16 @@ class TemplateBuilder:
     def distinct_groups(self, raw: YMap, tid: str) -> list[tuple[str, ...]]:
         value = raw.get("distinct", YList())
         if value and all(isinstance(v, str) for v in value):
-            items = [(tuple(value), value.mark, value)]
+            items = [(tuple(value), [value.item_mark(i) for i in range(len(value))])]
         else:
-            items = [(tuple(v) if isinstance(v, list) else (v,), value.item_mark(i), v) for i, v in enumerate(value)]
+            items = [(tuple(v), [v.item_mark(j) for j in range(len(v))]) if isinstance(v, YList)
+                     else ((v,), [value.item_mark(i)]) for i, v in enumerate(value)]
         groups = []
-        for names, mark, _ in items:
-            for name in names:
+        for names, marks in items:
+            for name, mark in zip(names, marks):
                 if name not in raw["slots"]:
                     self.add(f"distinct of template {tid!r} names {name!r}, which is not a slot;"
-                             f"{did_you_mean(name, list(raw['slots']))}".rstrip(";"), mark,
+                             f"{_suggest(name, list(raw['slots']))}".rstrip(";"), mark,
                              f"slots of this template: {', '.join(raw['slots'])}")
             if len(names) > 1:
                 groups.append(names)
