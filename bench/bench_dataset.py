@@ -114,7 +114,7 @@ def plain_forward(triples: list[tuple[str, str, str]], batch: int = 64) -> float
     return time.perf_counter() - t0
 
 
-def model_part(root: Path, n: int) -> dict:
+def model_part(root: Path, n: int, batch: str = "auto") -> dict:
     triples = model_cases(n)
     lines = ["defaults:", "  expect:", "    prediction: {f1: 0.5}", "cases:"]
     for i, (q, c, a) in enumerate(triples):
@@ -125,11 +125,11 @@ def model_part(root: Path, n: int) -> dict:
     # the plain pytest cost of n items, so the per-item overhead is visible apart from the model's
     plain_s, _ = plain_pytest(root, n)
     seconds, peak, stdout = run_pytest(root, "model.audit.yaml", f"--qaaudit-model={DEMO}", "--qaaudit-no-report",
-                                       "--qaaudit-no-cache")
+                                       "--qaaudit-no-cache", f"--qaaudit-batch={batch}")
     # the process's fixed cost (start-up, imports, model load): a run of one case
     (root / "one.audit.yaml").write_text("\n".join(lines[:4 + 4]) + "\n", encoding="utf-8")
     one_s, _, _ = run_pytest(root, "one.audit.yaml", f"--qaaudit-model={DEMO}", "--qaaudit-no-report",
-                             "--qaaudit-no-cache")
+                             "--qaaudit-no-cache", f"--qaaudit-batch={batch}")
     return {"n": n, "seconds": seconds, "one_case_seconds": one_s, "peak_mb": peak, "forward_seconds": ref,
             "plain_pytest_seconds": plain_s, "summary": stdout.strip().splitlines()[-1] if stdout.strip() else ""}
 
@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=("predictions", "model", "both"), default="both")
     parser.add_argument("--questions", type=int, default=SQUAD_DEV_QUESTIONS)
     parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--batch", default="auto", help="--qaaudit-batch of the model run (off: one case at a time)")
     parser.add_argument("--no-long-form", action="store_true", help="leave out the run with pytest's long failures")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="qaaudit-bench-dataset-") as tmp:
@@ -156,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| qaaudit, pytest's default long failure form | {r['seconds']:.1f} | {r['peak_mb']:.0f} | "
                       f"{r['seconds'] / r['ref_seconds']:.2f} |")
         if args.part in ("model", "both"):
-            r = model_part(root, args.cases)
+            r = model_part(root, args.cases, args.batch)
             per_case = (r["seconds"] - r["one_case_seconds"]) / max(r["n"] - 1, 1)
             fwd = r["forward_seconds"] / r["n"]
-            print(f"(b) {r['n']} prediction-only cases on the demo model ({r['summary']})")
+            print(f"(b) {r['n']} prediction-only cases on the demo model, --qaaudit-batch={args.batch} ({r['summary']})")
             print("| run | s | s per case | x forward |")
             print("|---|---|---|---|")
             print(f"| reference: plain batched forward (tokenize + forward, 64 windows a batch) | "
