@@ -61,7 +61,7 @@ def plain_pytest(root: Path, n: int) -> tuple[float, float]:
     return seconds, peak
 
 
-def predictions_part(root: Path, n: int, report: bool = True) -> dict:
+def predictions_part(root: Path, n: int, report: bool = True, long_form: bool = True) -> dict:
     data, preds = synthetic_squad(n, em=0.8)
     (root / "dev.json").write_text(json.dumps(data), encoding="utf-8")
     (root / "preds.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds), encoding="utf-8")
@@ -70,11 +70,16 @@ def predictions_part(root: Path, n: int, report: bool = True) -> dict:
         "datasets:\n  - path: dev.json\n", encoding="utf-8")
     ref_s, ref_peak = plain_pytest(root, n)
     out = ["--qaaudit-report=rep"] if report else ["--qaaudit-no-report"]
-    seconds, peak, stdout = run_pytest(root, "dev.audit.yaml", "--qaaudit-predictions=preds.jsonl", *out)
+    # --tb=line: one line per failure; pytest's own long form looks up each failure's teardown report among all
+    # reports (quadratic: ~2,000 failures x ~32,000 reports), which the compact terminal form is there to avoid
+    line_s, line_peak, _ = run_pytest(root, "dev.audit.yaml", "--qaaudit-predictions=preds.jsonl", "--tb=line", *out)
+    seconds, peak, stdout = (run_pytest(root, "dev.audit.yaml", "--qaaudit-predictions=preds.jsonl", *out)
+                             if long_form else (line_s, line_peak, _))
     summary = re.search(r"(\d+) failed, (\d+) passed", stdout)
     results = json.loads((root / "rep" / "results.json").read_text(encoding="utf-8")) if report else None
     size = sum(p.stat().st_size for p in (root / "rep").rglob("*") if p.is_file()) / 1e6 if report else 0.0
     return {"n": n, "seconds": seconds, "peak_mb": peak, "ref_seconds": ref_s, "ref_peak_mb": ref_peak,
+            "line_seconds": line_s, "line_peak_mb": line_peak,
             "passed": int(summary.group(2)) if summary else None, "failed": int(summary.group(1)) if summary else None,
             "cases": len(results["cases"]) if results else None, "report_mb": size}
 
@@ -109,7 +114,7 @@ def plain_forward(triples: list[tuple[str, str, str]], batch: int = 64) -> float
     return time.perf_counter() - t0
 
 
-def model_part(root: Path, n: int) -> dict:
+def model_part(root: Path, n: int, batch: str = "auto") -> dict:
     triples = model_cases(n)
     lines = ["defaults:", "  expect:", "    prediction: {f1: 0.5}", "cases:"]
     for i, (q, c, a) in enumerate(triples):
@@ -120,11 +125,11 @@ def model_part(root: Path, n: int) -> dict:
     # the plain pytest cost of n items, so the per-item overhead is visible apart from the model's
     plain_s, _ = plain_pytest(root, n)
     seconds, peak, stdout = run_pytest(root, "model.audit.yaml", f"--qaaudit-model={DEMO}", "--qaaudit-no-report",
-                                       "--qaaudit-no-cache")
+                                       "--qaaudit-no-cache", f"--qaaudit-batch={batch}")
     # the process's fixed cost (start-up, imports, model load): a run of one case
     (root / "one.audit.yaml").write_text("\n".join(lines[:4 + 4]) + "\n", encoding="utf-8")
     one_s, _, _ = run_pytest(root, "one.audit.yaml", f"--qaaudit-model={DEMO}", "--qaaudit-no-report",
-                             "--qaaudit-no-cache")
+                             "--qaaudit-no-cache", f"--qaaudit-batch={batch}")
     return {"n": n, "seconds": seconds, "one_case_seconds": one_s, "peak_mb": peak, "forward_seconds": ref,
             "plain_pytest_seconds": plain_s, "summary": stdout.strip().splitlines()[-1] if stdout.strip() else ""}
 
@@ -134,23 +139,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=("predictions", "model", "both"), default="both")
     parser.add_argument("--questions", type=int, default=SQUAD_DEV_QUESTIONS)
     parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--batch", default="auto", help="--qaaudit-batch of the model run (off: one case at a time)")
+    parser.add_argument("--no-long-form", action="store_true", help="leave out the run with pytest's long failures")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="qaaudit-bench-dataset-") as tmp:
         root = Path(tmp)
         if args.part in ("predictions", "both"):
-            r = predictions_part(root, args.questions)
+            r = predictions_part(root, args.questions, long_form=not args.no_long_form)
             print(f"(a) predictions run of a {r['n']}-question SQuAD-shaped dataset named in an audit file, "
                   f"through pytest (collect, score, report)")
             print("| run | s | peak MB | x ref |")
             print("|---|---|---|---|")
             print(f"| reference: pytest, {r['n']} trivial tests | {r['ref_seconds']:.1f} | {r['ref_peak_mb']:.0f} | 1.00 |")
-            print(f"| qaaudit: {r['passed']} passed, {r['failed']} failed, report {r['report_mb']:.1f} MB | "
-                  f"{r['seconds']:.1f} | {r['peak_mb']:.0f} | {r['seconds'] / r['ref_seconds']:.2f} |")
+            print(f"| qaaudit --tb=line: {r['passed']} passed, {r['failed']} failed, report {r['report_mb']:.1f} MB | "
+                  f"{r['line_seconds']:.1f} | {r['line_peak_mb']:.0f} | {r['line_seconds'] / r['ref_seconds']:.2f} |")
+            if not args.no_long_form:
+                print(f"| qaaudit, pytest's default long failure form | {r['seconds']:.1f} | {r['peak_mb']:.0f} | "
+                      f"{r['seconds'] / r['ref_seconds']:.2f} |")
         if args.part in ("model", "both"):
-            r = model_part(root, args.cases)
+            r = model_part(root, args.cases, args.batch)
             per_case = (r["seconds"] - r["one_case_seconds"]) / max(r["n"] - 1, 1)
             fwd = r["forward_seconds"] / r["n"]
-            print(f"(b) {r['n']} prediction-only cases on the demo model ({r['summary']})")
+            print(f"(b) {r['n']} prediction-only cases on the demo model, --qaaudit-batch={args.batch} ({r['summary']})")
             print("| run | s | s per case | x forward |")
             print("|---|---|---|---|")
             print(f"| reference: plain batched forward (tokenize + forward, 64 windows a batch) | "

@@ -56,7 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     choices=("bf16", "fp16"), help="autocast the attribution passes to bf16 (CPU/GPU) or fp16 (GPU)")
     group.addoption("--qaaudit-batch", dest="qaaudit_batch", metavar="MODE", default=None,
                     choices=("auto", "on", "off"),
-                    help="explain the selected cases together in batches: auto (default: on a GPU only), on, off")
+                    help="explain the selected cases together in batches: auto (default: on a GPU only), on, off; "
+                         "cases without attributions are predicted in batches unless off")
     group.addoption("--qaaudit-min-pass-rate", dest="qaaudit_min_pass_rate", metavar="X", type=float, default=None,
                     help="gate: minimum overall pass rate (overrides [tool.qaaudit.gate])")
     group.addoption("--qaaudit-trust-remote-code", dest="qaaudit_trust_remote_code", action="store_true",

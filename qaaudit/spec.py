@@ -257,6 +257,9 @@ class Defaults:
     expect_off: frozenset = frozenset()   # families a file turned off with `family: false`
 
 
+_HANGUL_SYLLABLE = re.compile("[\uac00-\ud7a3]")
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -284,7 +287,7 @@ class Case:
     def aligns_to_words(self) -> bool:
         """``auto``: the pipeline's word alignment, except for Hangul text, where words carry particles."""
         if self.align_to_words == "auto":
-            return not any("\uac00" <= ch <= "\ud7a3" for ch in self.context)
+            return _HANGUL_SYLLABLE.search(self.context) is None   # (a regex: called per item, on long contexts)
         return bool(self.align_to_words)
 
     @property

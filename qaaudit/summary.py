@@ -16,18 +16,19 @@ __all__ = ["summarize", "render_summary", "group_numbers"]
 _SHOWN_GROUPS = 8   # per file / per tag lines in the terminal; results.json has all
 
 
-def group_numbers(cases: Iterable[CaseResult]) -> dict[str, Any]:
-    """Counts, pass rate and mean EM/F1 of a group of items."""
+def group_numbers(cases: Iterable[CaseResult], scores: Mapping[int, Any] | None = None) -> dict[str, Any]:
+    """Counts, pass rate and mean EM/F1 of a group of items (``scores``: ``id(case)`` -> its case_scores)."""
     from qaaudit.gate import case_scores
 
     items = list(cases)
+    score = (lambda c: scores[id(c)]) if scores is not None else case_scores
     counted = passed = 0
     for c in items:
         if c.outcome in ("xfailed", "skipped"):
             continue
         counted += 1
         passed += c.outcome in ("passed", "xpassed")
-    scored = [s for c in items if c.kind == "case" and c.outcome not in ("skipped",) for s in [case_scores(c)] if s]
+    scored = [s for c in items if c.kind == "case" and c.outcome not in ("skipped",) for s in [score(c)] if s]
     return {
         "items": len(items), "counted": counted, "passed": passed,
         "pass_rate": passed / counted if counted else None,
@@ -45,9 +46,13 @@ def summarize(run: RunResult) -> dict[str, Any]:
         by_file.setdefault(c.path, []).append(c)
         for tag in c.tags:
             by_tag.setdefault(tag, []).append(c)
-    return {"overall": group_numbers(run.items),
-            "by_file": {k: group_numbers(v) for k, v in sorted(by_file.items())},
-            "by_tag": {k: group_numbers(v) for k, v in sorted(by_tag.items())}}
+    from qaaudit.gate import case_scores
+
+    # once per case: a case is in the overall group, its file's and each of its tags'
+    scores = {id(c): case_scores(c) for c in run.items if c.kind == "case" and c.outcome != "skipped"}
+    return {"overall": group_numbers(run.items, scores),
+            "by_file": {k: group_numbers(v, scores) for k, v in sorted(by_file.items())},
+            "by_tag": {k: group_numbers(v, scores) for k, v in sorted(by_tag.items())}}
 
 
 def _pct(x: float | None) -> str:

@@ -97,7 +97,7 @@ def test_generated_cases_agree_in_particles_are_distinct_and_hold_their_answer()
         assert case.context.startswith(attach(p1, "이/가") + " " + p2 + "보다")
         assert attach(p2, "은/는") in case.context
         assert case.answers[0].text == p1 and p1 in case.context
-        assert case.origin == ("compare-age", t.cases.index(case))
+        assert case.origin == f"template compare-age#{t.cases.index(case)}"
         assert case.id == f"compare-age[{case.origin[1]}]"
     assert t.capability == "comparison" and t.language == "ko" and t.min_pass_rate == 0.9
 
@@ -190,7 +190,7 @@ def test_slot_target_in_a_hand_written_case_is_an_error():
 def test_template_and_case_ids_share_one_namespace_and_files_need_cases_or_templates():
     text = BASE + "cases:\n  - {id: compare-age, question: Q?, context: A b., answer: A}\n"
     assert "duplicate id 'compare-age'" in _error(text).message
-    assert "neither `cases:` nor `templates:`" in _error("model: demo\n").message
+    assert "no `cases:`, `templates:` or `datasets:`" in _error("model: demo\n").message
 
 
 def test_json_schema_describes_templates_and_lexicons():

@@ -1,0 +1,35 @@
+"""Smoke test of bench/bench_dataset.py at a tiny size: both parts run through pytest and print their rows
+(no timing assertions; the numbers are in bench/README.md)."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_predictions_part_runs_the_dataset_end_to_end(tmp_path):
+    bench = _load("bench_dataset")
+    r = bench.predictions_part(tmp_path, 120, long_form=False)
+    assert r["cases"] == 120 == r["passed"] + r["failed"]
+    assert 0.6 < r["passed"] / 120 < 0.95    # the synthetic predictions are exact for ~80%
+    assert r["line_seconds"] > 0 and r["ref_seconds"] > 0 and r["report_mb"] > 0
+
+
+def test_bench_rows(capsys):
+    bench = _load("bench_dataset")
+    assert bench.main(["--part", "model", "--cases", "12"]) == 0
+    out = capsys.readouterr().out
+    assert "plain batched forward" in out and "x forward" in out and "12 prediction-only cases" in out
