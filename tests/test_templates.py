@@ -98,7 +98,7 @@ def test_generated_cases_agree_in_particles_are_distinct_and_hold_their_answer()
         assert attach(p2, "은/는") in case.context
         assert case.answers[0].text == p1 and p1 in case.context
         assert case.origin == f"template compare-age#{t.cases.index(case)}"
-        assert case.id == f"compare-age[{case.origin[1]}]"
+        assert case.id == f"compare-age[{t.cases.index(case)}]"
     assert t.capability == "comparison" and t.language == "ko" and t.min_pass_rate == 0.9
 
 
