@@ -33,14 +33,17 @@ def test_rows_of_one_condition(bench, tiny_checkpoint):
     cases = bench.tokenizer_cases(qa, pairs)
     rows = bench.run_condition(qa, cases, "tiny", repeats=1, n_steps=2,
                                target=CompletenessTarget(abs_delta=0.05, rel_delta=0.05, max_steps=9))
-    assert [r["approach"] for r in rows] == list(bench.APPROACHES)
+    assert [r["approach"] for r in rows] == [*bench.APPROACHES, "floor (default rule's nodes)"]
     for r in rows:
         assert r["sec"] > 0 and r["L"] == cases[0].length
         assert (r["x_floor"] is None) == (r["approach"] == "notebook")
+        # the true attribution error against the 128-node reference: the notebook at 2 steps is far from it
+        assert 0 <= r["err_median"] <= r["err_worst"]
     assert rows[0]["steps"] == "2/2" and rows[0]["x_notebook"] == 1.0
-    assert "top-10 overlap" in rows[-1]["note"]
+    assert rows[0]["err_worst"] > 0 and rows[1]["err_worst"] == pytest.approx(rows[0]["err_worst"], rel=1e-3, abs=1e-5)
+    assert "top-10 overlap" in rows[-2]["note"] and rows[-1]["x_floor"] == 1.0
     text = bench.table(rows)
-    assert text.count("\n") == len(rows) + 1 and "qaaudit-target-bf16" in text
+    assert text.count("\n") == len(rows) + 1 and "qaaudit-target-bf16" in text and "error vs GL-128" in text
 
 
 def test_notebook_equals_engine_at_the_same_steps(bench, tiny_checkpoint):
