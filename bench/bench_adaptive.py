@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=129)
     ap.add_argument("--min-steps", default="17", help="first levels to compare, comma-separated (e.g. 17,9)")
     ap.add_argument("--fixed", default="", help="fixed Gauss-Legendre node counts to compare, e.g. 9,13,17,25,50")
+    ap.add_argument("--model", choices=("demo", "minilm"), default="demo",
+                    help="the demo model, or the fine-tuned MiniLM-L6 (BERT) of bench/minilm_qa.py (English questions)")
+    ap.add_argument("--methods", default="adaptive,clenshaw_curtis", help="refining rules to compare")
     args = ap.parse_args(argv)
 
     import torch
@@ -37,12 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     from qaaudit.explainer import _window_inputs, encode_pair, predict
 
     torch.set_num_threads(2)
-    qa = qaaudit.load_model(qaaudit.demo_model_path(), device="cpu")
+    langs = ("ko", "en")
+    if args.model == "minilm":
+        sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+        import minilm_qa
+
+        qa, langs = qaaudit.load_model(minilm_qa.ensure(), device="cpu"), ("en",)
+    else:
+        qa = qaaudit.load_model(qaaudit.demo_model_path(), device="cpu")
     import numpy as np
 
-    rules = [(m, int(k)) for k in args.min_steps.split(",") for m in ("adaptive", "clenshaw_curtis")]
+    rules = [(m, int(k)) for k in args.min_steps.split(",") for m in args.methods.split(",") if m]
     rules += [("gausslegendre", int(k)) for k in args.fixed.split(",") if k.strip()]
-    examples = [e for e in generate("test", 8 * args.questions, seed=0) if not e.unanswerable][:args.questions]
+    examples = [e for e in generate("test", 8 * args.questions, seed=0, langs=langs)
+                if not e.unanswerable][:args.questions]
     totals = {r: [0, 0, []] for r in rules}
     head = " | ".join(f"{m} {'at' if m == 'gausslegendre' else 'from'} {k}: nodes / converged / rel delta / error vs GL-128"
                       for m, k in rules)

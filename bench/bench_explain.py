@@ -45,6 +45,7 @@ from common import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 APPROACHES = ("notebook", "qaaudit-50", "qaaudit-target", "qaaudit-target-cc", "qaaudit-target-bf16")
+REFERENCE_STEPS = 128  # the true attributions: a 128-node Gauss-Legendre rule, untimed
 SHARPEN = dict(attention=12.0, ffn=8.0, head=10.0)
 
 
@@ -126,10 +127,32 @@ def attribution_error(ref: Any, other: Any) -> tuple[float, float]:
     return min(overlaps), max(errors)
 
 
+def true_error(ref: Any, tokens: dict[str, Any]) -> float:
+    """Relative L2 error of the token attributions against the reference, the worse of start and end."""
+    import numpy as np
+
+    return max(float(np.linalg.norm(tokens[p] - ref[p].tokens) / max(np.linalg.norm(ref[p].tokens), 1e-30))
+               for p in ("start", "end"))
+
+
+def _tokens(out: Any) -> dict[str, Any]:
+    if isinstance(out, dict):  # the notebook's (attributions, delta) pairs
+        return {p: out[p][0] for p in ("start", "end")}
+    return {p: out[p].tokens for p in ("start", "end")}
+
+
 # --------------------------------------------------------------------------- one condition
 def run_condition(qa: Any, cases: Sequence[Case], label: str, *, repeats: int = 3, n_steps: int = 50,
-                  target: Any = None, bf16: bool = True, chunk: int | None = None) -> list[dict[str, Any]]:
-    """Rows for one model and length: the approaches, timed on the same cases, interleaved per repeat."""
+                  target: Any = None, bf16: bool = True, chunk: int | None = None, cc: bool = True,
+                  reference_steps: int = REFERENCE_STEPS, extra: dict[str, Callable[[Case], Any]] | None = None
+                  ) -> list[dict[str, Any]]:
+    """Rows for one model and length: the approaches, timed on the same cases, interleaved per repeat.
+
+    Every row also gives the true attribution error of its explanations (relative L2 over the tokens, the worse
+    of start and end; median and worst over the cases) against a ``reference_steps``-node Gauss-Legendre run
+    on the same case, and the last row is the floor at the default rule's node counts. ``extra`` adds named
+    approaches (levers), timed and judged like the others.
+    """
     from qaaudit.attribute import DEFAULT_TOKEN_BUDGET, CompletenessTarget
 
     target = target or CompletenessTarget(abs_delta=0.05, rel_delta=0.05, max_steps=129)
@@ -137,10 +160,14 @@ def run_condition(qa: Any, cases: Sequence[Case], label: str, *, repeats: int = 
         "notebook": lambda c: notebook_ig(qa, c, n_steps),
         "qaaudit-50": lambda c: qaaudit_ig(qa, c, n_steps=n_steps, chunk_size=chunk),
         "qaaudit-target": lambda c: qaaudit_ig(qa, c, target=target, chunk_size=chunk),
-        "qaaudit-target-cc": lambda c: qaaudit_ig(qa, c, target=target, chunk_size=chunk, method="clenshaw_curtis"),
     }
+    if cc:
+        fns["qaaudit-target-cc"] = lambda c: qaaudit_ig(qa, c, target=target, chunk_size=chunk,
+                                                        method="clenshaw_curtis")
     if bf16:
         fns["qaaudit-target-bf16"] = lambda c: qaaudit_ig(qa, c, target=target, chunk_size=chunk, autocast="bf16")
+    fns.update(extra or {})
+    references = [qaaudit_ig(qa, c, n_steps=reference_steps) for c in cases]  # untimed
     # warm-up (lazy initialisation, allocator, autocast kernels), untimed, a few steps each
     notebook_ig(qa, cases[0], 2)
     qaaudit_ig(qa, cases[0], n_steps=2)
@@ -188,10 +215,12 @@ def run_condition(qa: Any, cases: Sequence[Case], label: str, *, repeats: int = 
             "rel_end": max(x[1] / max(g[1], 1e-12) for x, g in zip(d, gaps)),
             "floor": None, "x_floor": None, "note": "",
         }
+        errs = [true_error(r, _tokens(o)) for r, o in zip(references, outs)]
+        row["err_median"], row["err_worst"] = statistics.median(errs), max(errs)
         if name != "notebook":
             floor = per_step * statistics.mean(steps)
             row["floor"], row["x_floor"] = floor, sec / floor
-        if name.startswith("qaaudit-target"):
+        if name.startswith("qaaudit-target") or name in (extra or {}):
             conv = sum(o.converged for o in outs)
             same = statistics.mean(floor_at_chunks(qa, c, round_chunks(o.history, c_floor)) for c, o in zip(cases, outs))
             row["note"] = f"converged {conv}/{len(outs)}; x floor at the engine's own chunks {sec / same:.2f}"
@@ -200,6 +229,13 @@ def run_condition(qa: Any, cases: Sequence[Case], label: str, *, repeats: int = 
             row["note"] += (f"; vs fp32: top-10 overlap >= {min(e[0] for e in errs):.0%}, "
                             f"rel L2 <= {max(e[1] for e in errs):.1%}")
         rows.append(row)
+    # the floor as a row of its own: the default rule's nodes, each at the cost of a node in the 50-step pass
+    default = next(r for r in rows if r["approach"] == "qaaudit-target")
+    steps = [o.n_steps for o in results["qaaudit-target"]]
+    floor = per_step * statistics.mean(steps)
+    rows.append({**default, "approach": "floor (default rule's nodes)", "sec": floor, "x_notebook": floor / nb,
+                 "cpu": float("nan"), "cpu_x_notebook": float("nan"), "floor": floor, "x_floor": 1.0,
+                 "note": f"{per_step * 1000:.1f} ms per node at {c_floor} nodes a pass"})
     return rows
 
 
@@ -299,15 +335,21 @@ def _f(x: Any, fmt: str) -> str:
     return "-" if x is None else format(x, fmt)
 
 
+def _cpu(r: dict[str, Any]) -> str:
+    return "-" if r["cpu"] != r["cpu"] else f"{r['cpu']:.2f} ({r['cpu_x_notebook']:.2f})"
+
+
 def table(rows: Sequence[dict[str, Any]]) -> str:
     head = ("| model / condition | L | approach | steps | s/case | x notebook | CPU s/case (x notebook) "
-            "| max abs delta start/end | max rel delta start/end | floor s | x floor | notes |")
-    lines = [head, "|" + "---|" * 12]
+            "| max abs delta start/end | max rel delta start/end | error vs GL-128 median / worst | floor s | x floor "
+            "| notes |")
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['L']} | {r['approach']} | {r['steps']} | {r['sec']:.2f} | {r['x_notebook']:.2f} "
-            f"| {r['cpu']:.2f} ({r['cpu_x_notebook']:.2f}) "
+            f"| {_cpu(r)} "
             f"| {r['delta_start']:.2g} / {r['delta_end']:.2g} | {r['rel_start']:.1%} / {r['rel_end']:.1%} "
+            f"| {r['err_median']:.1%} / {r['err_worst']:.1%} "
             f"| {_f(r['floor'], '.2f')} | {_f(r['x_floor'], '.2f')} | {r['note']} |")
     return "\n".join(lines)
 
@@ -337,6 +379,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time -n 0 against -n 2 on an audit file of N generated questions")
     ap.add_argument("--random-lengths", default="128",
                     help="lengths for the random-weight KoELECTRA condition ('' to skip it)")
+    ap.add_argument("--minilm", type=int, default=None, metavar="N",
+                    help="questions for the fine-tuned MiniLM-L6 (BERT) condition, trained and cached on first use by "
+                         "bench/minilm_qa.py (default: --cases; 0 skips it)")
+    ap.add_argument("--demo-cases", type=int, default=None, metavar="N", help="questions on the demo model (default: --cases)")
+    ap.add_argument("--cases-384", type=int, default=None, metavar="N", help="cases at 384 tokens (default: --cases)")
+    ap.add_argument("--cc", action="store_true", help="also the nested Clenshaw-Curtis row")
     args = ap.parse_args(argv)
     if args.quick:
         args.repeats, args.cases, args.lengths, args.no_suite, args.no_chunks = 1, 1, "128", True, True
@@ -373,11 +421,20 @@ def main(argv: list[str] | None = None) -> int:
         from qaaudit.demo.data import generate
 
         qa = qaaudit.load_model(demo, device="cpu")
-        examples = generate("test", args.cases, seed=5)
+        examples = generate("test", args.demo_cases or args.cases, seed=5)
         cases = tokenizer_cases(qa, [(e.question, e.context) for e in examples])
-        emit(run_condition(qa, cases, "demo model (trained)", repeats=args.repeats, bf16=bf16))
+        emit(run_condition(qa, cases, "demo model (trained)", repeats=args.repeats, bf16=bf16, cc=args.cc))
     else:
         print(f"(demo model not built at {demo}: its rows are left out)", flush=True)
+    n_minilm = args.cases if args.minilm is None else args.minilm
+    if n_minilm and not args.suite_only:
+        import minilm_qa
+        from qaaudit.demo.data import generate
+
+        qa = qaaudit.load_model(minilm_qa.ensure(), device="cpu")
+        examples = [e for e in generate("test", 4 * n_minilm, seed=5, langs=("en",)) if not e.unanswerable][:n_minilm]
+        cases = tokenizer_cases(qa, [(e.question, e.context) for e in examples])
+        emit(run_condition(qa, cases, "MiniLM-L6 (BERT) fine-tuned", repeats=args.repeats, bf16=bf16, cc=args.cc))
 
     lengths = {"random": [int(x) for x in args.random_lengths.split(",") if x.strip()],
                "sharpened": [int(x) for x in args.lengths.split(",") if x.strip()]}
@@ -387,8 +444,9 @@ def main(argv: list[str] | None = None) -> int:
             sharpen(qa, **SHARPEN)
         label = f"KoELECTRA-small shape, {'random weights' if cond == 'random' else 'sharpened (trained-like)'}"
         for length in lengths[cond]:
-            cases = synthetic_cases(qa, length, args.cases, seed=1)
-            emit(run_condition(qa, cases, label, repeats=args.repeats, bf16=bf16))
+            n = args.cases_384 if length >= 384 and args.cases_384 else args.cases
+            cases = synthetic_cases(qa, length, n, seed=1)
+            emit(run_condition(qa, cases, label, repeats=args.repeats, bf16=bf16, cc=args.cc))
 
     if rows:
         print()

@@ -33,14 +33,17 @@ def test_rows_of_one_condition(bench, tiny_checkpoint):
     cases = bench.tokenizer_cases(qa, pairs)
     rows = bench.run_condition(qa, cases, "tiny", repeats=1, n_steps=2,
                                target=CompletenessTarget(abs_delta=0.05, rel_delta=0.05, max_steps=9))
-    assert [r["approach"] for r in rows] == list(bench.APPROACHES)
+    assert [r["approach"] for r in rows] == [*bench.APPROACHES, "floor (default rule's nodes)"]
     for r in rows:
         assert r["sec"] > 0 and r["L"] == cases[0].length
         assert (r["x_floor"] is None) == (r["approach"] == "notebook")
+        # the true attribution error against the 128-node reference: the notebook at 2 steps is far from it
+        assert 0 <= r["err_median"] <= r["err_worst"]
     assert rows[0]["steps"] == "2/2" and rows[0]["x_notebook"] == 1.0
-    assert "top-10 overlap" in rows[-1]["note"]
+    assert rows[0]["err_worst"] > 0 and rows[1]["err_worst"] == pytest.approx(rows[0]["err_worst"], rel=1e-3, abs=1e-5)
+    assert "top-10 overlap" in rows[-2]["note"] and rows[-1]["x_floor"] == 1.0
     text = bench.table(rows)
-    assert text.count("\n") == len(rows) + 1 and "qaaudit-target-bf16" in text
+    assert text.count("\n") == len(rows) + 1 and "qaaudit-target-bf16" in text and "error vs GL-128" in text
 
 
 def test_notebook_equals_engine_at_the_same_steps(bench, tiny_checkpoint):
@@ -63,3 +66,33 @@ def test_chunk_sweep_and_synthetic_model(bench):
     rows = bench.chunk_sweep(qa, cases[0], [1, 2], repeats=1, n_steps=2)
     assert [r["chunk"] for r in rows] == [1, 2] and "(default)" in bench.chunk_table(rows, 2)
     bench.floor_per_step(qa, cases[0], 2)()
+
+
+def test_minilm_features_point_at_the_answer(tiny_checkpoint):
+    """The fine-tuning script's labels: every kept feature's token span decodes to the answer text."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import minilm_qa
+    finally:
+        sys.path.remove(str(BENCH))
+    import torch
+    from transformers import AutoTokenizer
+
+    from qaaudit.demo.data import generate
+
+    tok = AutoTokenizer.from_pretrained(tiny_checkpoint("bert"))
+    exs = [e for e in generate("train", 40, seed=3, langs=("en",)) if not e.unanswerable]
+    feats = minilm_qa._features(tok, exs, 512)
+    assert len(feats) >= len(exs) // 2
+    by_ids = {tuple(f[0]): f for f in feats}
+    for ex in exs:
+        enc = tok(ex.question, ex.context, truncation="only_second", max_length=512, return_offsets_mapping=True)
+        f = by_ids.get(tuple(enc["input_ids"]))
+        if f is None:
+            continue
+        offsets = enc["offset_mapping"]
+        assert enc.sequence_ids()[f[2]] == 1 == enc.sequence_ids()[f[3]]
+        assert ex.context[offsets[f[2]][0]:offsets[f[3]][1]] == ex.answers[0][0]
+    inputs, s, e = minilm_qa._batch(feats[:3], torch)
+    assert inputs["input_ids"].shape[0] == 3 and (s <= e).all()
+    assert int(inputs["attention_mask"][0].sum()) == len(feats[0][0])
