@@ -323,6 +323,7 @@ def _path_ends(qa: Any, inputs: Mapping[str, torch.Tensor], start_index: int, en
 
 
 # --------------------------------------------------------------------------- the engine
+@torch.enable_grad()   # gradients whatever the caller's grad mode (a notebook's set_grad_enabled(False))
 def integrated_gradients(
     qa: Any,
     inputs: Mapping[str, torch.Tensor],
@@ -474,6 +475,7 @@ def _resolve_budget(qa: Any, token_budget: int | None = None) -> int:
     return _model_budget(qa.config) * (2 if qa.device.type == "cuda" else 1)
 
 
+@torch.enable_grad()
 def integrated_gradients_batch(
     qa: Any,
     cases: list[IGCase],
@@ -707,6 +709,7 @@ def _nested_clenshaw_curtis(result, target: CompletenessTarget, seq_len: int, ba
 
 
 # --------------------------------------------------------------------------- sub-embeddings and layers
+@torch.enable_grad()
 def sub_embedding_attributions(
     qa: Any,
     inputs: Mapping[str, torch.Tensor],
@@ -761,6 +764,7 @@ def sub_embedding_attributions(
     return {n: {p: acc[n][p].cpu().numpy() for p in POSITIONS} for n in modules}
 
 
+@torch.enable_grad()
 def layer_conductance(
     qa: Any,
     inputs: Mapping[str, torch.Tensor],

@@ -349,3 +349,25 @@ def test_batch_token_budget_must_be_positive(tiny_checkpoint):
     qa = load_model(tiny_checkpoint("bert"), device="cpu")
     with pytest.raises(InvalidArgument, match="token_budget=0"):
         integrated_gradients_batch(qa, _windows(qa, [(QUESTION, CONTEXT)]), n_steps=4, token_budget=0)
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "set_grad_enabled"])
+def test_explanations_do_not_depend_on_the_callers_grad_mode(tiny_checkpoint, mode):
+    """A notebook (or a benchmark in the same process) may have switched gradients off."""
+    import qaaudit
+
+    qa = load_model(tiny_checkpoint("bert"), device="cpu")
+    want = qaaudit.explain(qa, "Where was Rose born?", "Rose was born in Auckland.", n_steps=4, sub_embeddings=True,
+                           layers=True)
+    if mode == "no_grad":
+        with torch.no_grad():
+            got = qaaudit.explain(qa, "Where was Rose born?", "Rose was born in Auckland.", n_steps=4,
+                                  sub_embeddings=True, layers=True)
+    else:
+        torch.set_grad_enabled(False)
+        try:
+            got = qaaudit.explain(qa, "Where was Rose born?", "Rose was born in Auckland.", n_steps=4,
+                                  sub_embeddings=True, layers=True)
+        finally:
+            torch.set_grad_enabled(True)
+    assert got.to_dict() == want.to_dict()
