@@ -30,16 +30,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from common import median_time  # noqa: E402
 from squad_synth import synthetic_squad  # noqa: E402
-
-
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def build_file(out: Path, questions: int) -> Path:
@@ -95,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[tuple[str, float, str]] = []
         ref = None
         if not args.skip_reference:
-            ref = _median_time(lambda: pure_python_load(text), max(1, min(args.repeats, 2)))
+            ref = median_time(lambda: pure_python_load(text), max(1, min(args.repeats, 2)))
             rows.append(("reference: PyYAML pure Python", ref, ""))
-        rows.append(("qaaudit load_yaml", _median_time(lambda: load_yaml(audit), args.repeats), ""))
-        rows.append(("qaaudit load_audit", _median_time(lambda: load_audit(audit), args.repeats), ""))
+        rows.append(("qaaudit load_yaml", median_time(lambda: load_yaml(audit), args.repeats), ""))
+        rows.append(("qaaudit load_audit", median_time(lambda: load_audit(audit), args.repeats), ""))
         runs = [collect_in_subprocess(audit) for _ in range(args.repeats)]
         rows.append(("pytest --collect-only", statistics.median(r[0] for r in runs),
                      f"peak {max(r[1] for r in runs):.0f} MB"))

@@ -1,23 +1,9 @@
 """Smoke test of bench/bench_report.py and its synthetic SQuAD run: rows come out; no timing assertions."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
-
-
-def _load(name: str):
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    finally:
-        sys.path.remove(str(BENCH))
+from benchload import load_bench as _load
 
 
 def test_synthetic_squad_has_the_dev_sets_shape(tmp_path):
