@@ -376,6 +376,8 @@ class AuditSession:
         done = 0
         for members in groups.values():
             decode_kw = decode_kwargs(members[0][2])
+            # pairs of like length in one call, so its length-sorted batches pad little
+            members.sort(key=lambda m: len(m[0]) + len(m[1]))
             for lo in range(0, len(members), self._PREDICT_CHUNK):
                 chunk = members[lo:lo + self._PREDICT_CHUNK]
                 for (q, c, settings, key), answers in zip(chunk, predict_batch(qa, [(q, c) for q, c, _, _ in chunk],

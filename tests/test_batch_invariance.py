@@ -71,3 +71,32 @@ def test_predict_batch_gives_the_answers_of_predict_alone(tiny_checkpoint, arch)
         for got in (together[i], shuffled[order.index(i)]):
             assert [(a.text, a.start, a.end) for a in got] == [(a.text, a.start, a.end) for a in alone]
             assert [a.score for a in got] == pytest.approx([a.score for a in alone], abs=1e-5)
+
+
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+def test_a_forward_pass_holds_at_most_the_budget_of_padded_tokens(tiny_checkpoint, monkeypatch, padding_side):
+    """Batches are cut by padded width x rows (the longest window sets the width), and every window is run once."""
+    import qaaudit.explainer as explainer
+
+    qa = qaaudit.load_model(tiny_checkpoint("bert", padding_side=padding_side), device="cpu")
+    budget = 200
+    monkeypatch.setattr(explainer, "_WINDOW_BUDGET_CPU", budget)
+    shapes: list[tuple[int, int]] = []
+    forward = qa.model.forward
+
+    def recording(*args, **kwargs):
+        shapes.append(tuple(kwargs["input_ids"].shape))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(qa.model, "forward", recording)
+    encodings = [encode_pair(qa, q, c, MAX_SEQ_LEN, DOC_STRIDE) for q, c in _pairs(seed=11, n=60)]
+    widths = [len(w.input_ids) for e in encodings for w in e.windows]
+    batched = forward_windows(qa, encodings)
+    assert sum(rows for rows, _ in shapes) == len(widths)                  # each window in exactly one pass
+    assert all(rows * width <= budget or rows == 1 for rows, width in shapes)
+    assert max(rows for rows, _ in shapes) > 1                              # and batches really form
+    if padding_side == "left":   # windows of one length a batch: a left pad would shift absolute positions
+        assert sorted(w for rows, w in shapes for _ in range(rows)) == sorted(widths)
+    for enc, (starts, _) in list(zip(encodings, batched))[:10]:
+        for w in range(len(enc.windows)):
+            assert np.abs(starts[w] - _alone(qa, enc, w)[0]).max() < 1e-4
