@@ -18,6 +18,7 @@ __all__ = ["get_session"]
 _SESSION = pytest.StashKey[Any]()
 SHARD_INFO = pytest.StashKey[dict]()
 PROGRESS_MIN = 50   # fewer cases are explained in a moment: no progress lines
+PREDICT_PROGRESS_MIN = 1000   # predictions are ~100x cheaper than explanations
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -275,6 +276,9 @@ class _RunHooks:
                 audit_session.progress = Progress(
                     write, start="qaaudit: explaining {total} cases in batches before the first of them runs",
                     step="qaaudit: explained {done} of {total} cases ({pct}%){tail}", min_total=PROGRESS_MIN)
+                audit_session.predict_progress = Progress(
+                    write, start="qaaudit: predicting {total} cases in batches before the first of them runs",
+                    step="qaaudit: predicted {done} of {total} cases ({pct}%){tail}", min_total=PREDICT_PROGRESS_MIN)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

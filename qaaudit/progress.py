@@ -6,6 +6,7 @@ before its first item (the batched explanation pass) or after its last (the repo
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, Callable
 
@@ -52,10 +53,16 @@ def terminal_writer(config: Any) -> Callable[[str], None] | None:
     if reporter is None or config.get_verbosity() < -1:
         return None
 
+    capman = config.pluginmanager.get_plugin("capturemanager")
+
     def write(text: str) -> None:
-        # the progress line of pytest ("...  [ 40%]") may still be open
-        if getattr(getattr(reporter, "_tw", None), "width_of_current_line", 0):
-            reporter.write("\n")
-        reporter.write_line(text)
+        # the batched passes run inside the first item, whose output pytest captures (and drops if it passes):
+        # the line goes past the capture, as pytest's own pdb and live logging do
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            # the progress line of pytest ("...  [ 40%]") may still be open; write_line ends a file's line itself
+            if (getattr(getattr(reporter, "_tw", None), "width_of_current_line", 0)
+                    and not getattr(reporter, "currentfspath", None)):
+                reporter.write("\n")
+            reporter.write_line(text)
 
     return write

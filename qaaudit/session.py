@@ -163,6 +163,7 @@ class AuditSession:
         self._models: dict[str, Any] = {}
         self._planned: list[tuple[Any, Any]] = []   # (audit, case) of the selected case items
         self.progress: Callable[[int, int], None] | None = None   # of the batched pass (qaaudit.progress)
+        self.predict_progress: Callable[[int, int], None] | None = None   # of the batched predictions
         self._groups: list[int] | None = None         # their xdist groups, when workers get whole groups
         self._group_of: dict[tuple[str, str], int] = {}
         self._prefetched: set[tuple[str, int | None]] = set()   # (model path, group) explained together
@@ -302,22 +303,7 @@ class AuditSession:
         if (ref.path, group) in self._prefetched:
             return 0
         self._prefetched.add((ref.path, group))
-        groups: dict[str, list[tuple[str, str, dict]]] = {}
-        seen: set[str] = set()
-        for i, (audit, case) in enumerate(self._planned):
-            if group is not None and self._groups is not None and self._groups[i] != group:
-                continue
-            name = self.model_name_for(getattr(audit, "model", None))
-            if self.get_model(name, base_dir=Path(audit.path).parent).path != ref.path:
-                continue
-            if not (case.needs_attributions or self.options.explain_all):
-                continue
-            settings = case_settings(case)
-            key = self.key_of(ref, "explain", case.question, case.context, settings)
-            if key in seen or self._peek(key) is not None:
-                continue
-            seen.add(key)
-            groups.setdefault(repr(sorted(settings.items())), []).append((case.question, case.context, settings))
+        groups = self._planned_on(ref, "explain", group)
         if not groups:
             return 0
         from qaaudit.explainer import explain_batch
@@ -327,14 +313,13 @@ class AuditSession:
         progress = self.progress or (lambda done, total: None)
         progress(0, total)
         for members in groups.values():
-            settings = members[0][2]
-            kwargs = self._explain_kwargs(settings)
+            kwargs = self._explain_kwargs(members[0][2])
             # chunks only to say how far it got: each pair's explanation is its own whatever the batch
             for start in range(0, len(members), PREFETCH_CHUNK):
                 chunk = members[start:start + PREFETCH_CHUNK]
-                exps = explain_batch(qa, [(q, c) for q, c, _ in chunk], **kwargs)
-                for (q, c, _), exp in zip(chunk, exps):
-                    self._store(self.key_of(ref, "explain", q, c, settings), exp.to_dict())
+                exps = explain_batch(qa, [(q, c) for q, c, _, _ in chunk], **kwargs)
+                for (_, _, _, key), exp in zip(chunk, exps):
+                    self._store(key, exp.to_dict())
                     done += 1
                 progress(done, total)
         return done
@@ -353,27 +338,15 @@ class AuditSession:
         if ref.path in self._predicted or self.options.batch == "off" or os.environ.get("PYTEST_XDIST_WORKER"):
             return 0
         self._predicted.add(ref.path)
-        groups: dict[str, list[tuple[str, str, dict, str]]] = {}
-        seen: set[str] = set()
-        for audit, case in self._planned:
-            if case.needs_attributions or self.options.explain_all:
-                continue
-            name = self.model_name_for(getattr(audit, "model", None))
-            if self.get_model(name, base_dir=Path(audit.path).parent).path != ref.path:
-                continue
-            settings = case_settings(case)
-            key = self.key_of(ref, "predict", case.question, case.context, settings)
-            if key in seen or self._peek(key) is not None:
-                continue
-            seen.add(key)
-            groups.setdefault(repr(sorted(decode_kwargs(settings).items())), []).append(
-                (case.question, case.context, settings, key))
+        groups = self._planned_on(ref, "predict")
         if not groups:
             return 0
         from qaaudit.explainer import predict_batch
 
         qa = ref.load()
-        done = 0
+        done, total = 0, sum(map(len, groups.values()))
+        progress = self.predict_progress or (lambda done, total: None)
+        progress(0, total)
         for members in groups.values():
             decode_kw = decode_kwargs(members[0][2])
             # pairs of like length in one call, so its length-sorted batches pad little
@@ -384,7 +357,35 @@ class AuditSession:
                                                                                top_k=1, **decode_kw)):
                     self._store(key, answer_only(q, c, answers, settings).to_dict())
                     done += 1
+                progress(done, total)
         return done
+
+    def _planned_on(self, ref: Any, kind: str, group: int | None = None) -> dict[str, list[tuple[str, str, dict, str]]]:
+        """The planned cases on ``ref`` that a batched pass of ``kind`` serves and the cache does not hold yet.
+
+        ``"explain"``: the cases that need attributions; ``"predict"``: the others. Each pair once, as
+        (question, context, settings, key), grouped by what one batched call must share (all the settings to
+        explain, the decoding ones to predict). ``group``: only this xdist worker's scheduling group.
+        """
+        explain = kind == "explain"
+        groups: dict[str, list[tuple[str, str, dict, str]]] = {}
+        seen: set[str] = set()
+        for i, (audit, case) in enumerate(self._planned):
+            if group is not None and self._groups is not None and self._groups[i] != group:
+                continue
+            if bool(case.needs_attributions or self.options.explain_all) != explain:
+                continue
+            name = self.model_name_for(getattr(audit, "model", None))
+            if self.get_model(name, base_dir=Path(audit.path).parent).path != ref.path:
+                continue
+            settings = case_settings(case)
+            key = self.key_of(ref, kind, case.question, case.context, settings)
+            if key in seen or self._peek(key) is not None:
+                continue
+            seen.add(key)
+            shared = settings if explain else decode_kwargs(settings)
+            groups.setdefault(repr(sorted(shared.items())), []).append((case.question, case.context, settings, key))
+        return groups
 
     def _explain_kwargs(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """The keyword arguments of :func:`~qaaudit.explainer.explain` for a case's settings."""

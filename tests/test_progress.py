@@ -26,28 +26,48 @@ def test_progress_lines_are_spaced_and_end_with_the_time_taken():
     assert quiet == []
 
 
-@pytest.mark.usefixtures("preloaded_qaaudit")
-def test_the_batched_pass_reports_its_progress(pytester, tiny_checkpoint, monkeypatch):
-    import qaaudit.plugin
-    import qaaudit.session
+# in a subprocess: a progress line written inside the first item must get past pytest's output capture,
+# which an in-process pytester run does not reproduce
+def _small_limits(pytester, values: dict) -> None:
+    pytester.makeconftest("import qaaudit.plugin, qaaudit.session\n" + "".join(
+        f"{module}.{name} = {value!r}\n" for (module, name), value in values.items()))
 
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):   # this test may itself run in a worker
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(qaaudit.plugin, "PROGRESS_MIN", 1)
-    monkeypatch.setattr(qaaudit.session, "PREFETCH_CHUNK", 2)
-    ckpt = tiny_checkpoint("bert")
-    cases = "".join(f"""
+
+def _cases(n: int) -> str:
+    return "".join(f"""
   - id: c{i}
     question: Where was person {i} born?
     context: Person {i} was born in Auckland.
     answer: Auckland
-    expect:
-      prediction: {{f1: 0.0}}
-""" for i in range(5))
-    pytester.makefile(".audit.yaml", people=f"model: {ckpt}\ncases:{cases}")
-    r = pytester.runpytest("-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-batch=on")
+""" for i in range(n))
+
+
+def test_the_batched_pass_reports_its_progress(pytester, tiny_checkpoint, monkeypatch):
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):   # this test may itself run in a worker
+        monkeypatch.delenv(name, raising=False)
+    _small_limits(pytester, {("qaaudit.plugin", "PROGRESS_MIN"): 1, ("qaaudit.session", "PREFETCH_CHUNK"): 2})
+    pytester.makefile(".audit.yaml", people=f"model: {tiny_checkpoint('bert')}\ncases:{_cases(5)}")
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-batch=on")
     assert r.ret == 0
     r.stdout.fnmatch_lines(["*qaaudit: explaining 5 cases in batches before the first of them runs*",
                             "*qaaudit: explained 5 of 5 cases (100%) in * s*"])
-    off = pytester.runpytest("-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-batch=off")
-    assert "explaining" not in off.stdout.str()
+    off = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-batch=off")
+    assert off.ret == 0 and "explaining" not in off.stdout.str()
+
+
+def test_the_batched_predictions_report_their_progress(pytester, tiny_checkpoint, monkeypatch):
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
+        monkeypatch.delenv(name, raising=False)
+    _small_limits(pytester, {("qaaudit.plugin", "PREDICT_PROGRESS_MIN"): 5,
+                              ("qaaudit.session.AuditSession", "_PREDICT_CHUNK"): 2})
+    audit = f"model: {tiny_checkpoint('bert')}\ndefaults:\n  expect:\n    prediction: {{f1: 0.0}}\ncases:"
+    pytester.makefile(".audit.yaml", people=audit + _cases(5))
+    # without a report no case needs attributions: they are predicted together
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-no-report")
+    assert r.ret == 0
+    r.stdout.fnmatch_lines(["*qaaudit: predicting 5 cases in batches before the first of them runs*",
+                            "*qaaudit: predicted 5 of 5 cases (100%) in * s*"])
+    assert "explaining" not in r.stdout.str()
+    pytester.makefile(".audit.yaml", people=audit + _cases(4))
+    few = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-no-report")
+    assert few.ret == 0 and "predicting" not in few.stdout.str()
