@@ -31,11 +31,13 @@ from typing import Any, Iterator, Sequence
 
 from qaaudit.errors import SpecError, SquadFormatError
 from qaaudit.loader import Mark, YList, YMap, bad_character
+from qaaudit.progress import collection_progress
 from qaaudit.squad import SquadAnswer, SquadQuestion, read_squad, slugify_tag
 
 __all__ = ["DATASET_FORMATS", "DatasetQuestions", "read_dataset", "select_questions", "dataset_cases"]
 
 DATASET_FORMATS: tuple[str, ...] = ("auto", "squad", "korquad", "jsonl")
+PROGRESS_MIN = 2000   # questions of one entry from which building its cases says how far it got (~0.3 ms each)
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,13 @@ def dataset_cases(builder: Any, data: YMap, audit_path: str, defaults: Any, raw_
         tags = [source_tag] + list(entry.get("tags", ()))
         # a SQuAD 2.0 model may abstain on any question: the null answer competes (as `qaaudit import` writes it)
         abstains = dataset.flavour == "SQuAD v2.0" and "handle_impossible_answer" not in raw_defaults
-        for q in chosen:
+        name = str(entry["path"]).replace("{", "{{").replace("}", "}}")
+        progress = collection_progress(start=f"qaaudit: {name}: building {{total}} cases from the dataset",
+                                       step=f"qaaudit: {name}: built {{done}} of {{total}} cases ({{pct}}%){{tail}}",
+                                       min_total=PROGRESS_MIN)
+        progress(0, len(chosen))
+        for n, q in enumerate(chosen, 1):
+            progress(n, len(chosen))
             try:
                 raw = _raw_case(q, dataset, tags, normalization, mark)
                 if abstains:

@@ -229,6 +229,14 @@ class _RunHooks:
 
         catch_signals(self.config)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection(self, session: pytest.Session) -> Any:
+        """Collection-time progress (a dataset of thousands of questions) goes to the terminal."""
+        from qaaudit.progress import terminal_writer, writing_to
+
+        with writing_to(None if hasattr(self.config, "workerinput") else terminal_writer(self.config)):
+            return (yield)
+
     @pytest.hookimpl(tryfirst=True)  # before xdist's worker sends the collected ids
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Before anything runs: record the selection, check the models and the predictions file once (a

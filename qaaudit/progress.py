@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Callable
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator
 
-__all__ = ["Progress", "terminal_writer"]
+__all__ = ["Progress", "terminal_writer", "writing_to", "collection_progress"]
 
 EVERY = 2.0         # seconds between two lines
 
@@ -66,3 +67,25 @@ def terminal_writer(config: Any) -> Callable[[str], None] | None:
             reporter.write_line(text)
 
     return write
+
+
+# where collection-time work (a dataset's cases) writes its lines: set around pytest's collection by the plugin
+_COLLECTION_WRITER: ContextVar[Callable[[str], Any] | None] = ContextVar("qaaudit_collection_writer", default=None)
+
+
+@contextlib.contextmanager
+def writing_to(write: Callable[[str], Any] | None) -> Iterator[None]:
+    """During the block, :func:`collection_progress` writes through ``write`` (None: nowhere)."""
+    token = _COLLECTION_WRITER.set(write)
+    try:
+        yield
+    finally:
+        _COLLECTION_WRITER.reset(token)
+
+
+def collection_progress(*, start: str, step: str, min_total: int) -> Callable[[int, int], None]:
+    """A :class:`Progress` on the writer of the collection under way, or a no-op outside one."""
+    write = _COLLECTION_WRITER.get()
+    if write is None:
+        return lambda done, total: None
+    return Progress(write, start=start, step=step, min_total=min_total)

@@ -57,7 +57,7 @@ def item_payload(item: Any) -> dict[str, Any]:
         check_name=check.name if check is not None else None,
         tags=list(case.tags), question=case.question, context=case.context,
         gold=[a.text for a in case.answers], unanswerable=bool(case.unanswerable),
-        xfail_reason=_xfail_reason(item), normalization=case.normalization,
+        xfail_reason=_xfail_reason(item), normalization=case.normalization, origin=getattr(case, "origin", ""),
     )
     outcome = getattr(item, "outcome_data", None)
     if outcome is not None:
@@ -96,7 +96,7 @@ def _case_result(payload: Mapping[str, Any], side: str, outcome: str, message: s
         prediction=data.get("prediction"), explanation=data.get("explanation"),
         robustness=data.get("robustness"), message=message, duration=duration,
         xfail_reason=payload.get("xfail_reason", ""), normalization=payload.get("normalization") or "auto",
-        template=payload.get("template"), slots=payload.get("slots"),
+        template=payload.get("template"), slots=payload.get("slots"), origin=str(payload.get("origin") or ""),
     )
 
 

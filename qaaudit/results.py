@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "Verdict", "CaseResult", "RunRe
 SCHEMA_VERSION = "qaaudit.results/2"
 READABLE_SCHEMAS = ("qaaudit.results/1", SCHEMA_VERSION)
 _OPTIONAL = {"kind": "case", "check_name": None, "unanswerable": False, "explanation": None, "robustness": None,
-             "message": "", "xfail_reason": "", "normalization": "auto", "template": None, "slots": None}
+             "message": "", "xfail_reason": "", "normalization": "auto", "template": None, "slots": None, "origin": ""}
 # "not_run": selected, but the run ended before the item did (interrupted, -x, a crash)
 OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error", "not_run")
 # complete: every selected item ran. interrupted: Ctrl-C or SIGTERM. incomplete: stopped early (-x,
@@ -90,6 +90,7 @@ class CaseResult:
     normalization: str = "auto"  # the case's answer normalisation: every EM/F1 of it is scored with this one
     template: Mapping[str, Any] | None = None   # a template item's numbers (id, capability, language, n, pass_rate)
     slots: Mapping[str, str] | None = None      # what filled the slots of a generated case
+    origin: str = ""            # where a case not written in the file came from: "dev.json#<question id>"
 
     @property
     def passed(self) -> bool:

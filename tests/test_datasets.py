@@ -15,6 +15,7 @@ from qaaudit.predictions import load_predictions, score_predictions
 from qaaudit.spec import load_audit, parse_audit
 from qaaudit.squad import read_squad
 
+pytest_plugins = ["pytester"]
 DATA = Path(__file__).parent / "data" / "squad"
 FILES = ("squad_v11_small.json", "squad_v20_small.json", "korquad_v1_small.json")
 
@@ -187,3 +188,21 @@ def test_a_text_no_report_could_write_is_an_error_naming_the_question(folder, ch
     (folder / "hostile.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
     text = _error(folder, "datasets:\n  - path: hostile.jsonl\n")
     assert "hostile.jsonl:1" in text and "'q-1'" in text and f"U+{ord(char):04X}" in text
+
+
+@pytest.mark.usefixtures("preloaded_qaaudit")
+def test_a_dataset_case_says_where_it_came_from_in_results_and_report(pytester):
+    shutil.copy(DATA / "squad_v11_small.json", pytester.path / "dev.json")
+    shutil.copy(DATA / "squad_v11_predictions.jsonl", pytester.path / "preds.jsonl")
+    pytester.makefile(".audit.yaml", d="defaults:\n  expect:\n    prediction: {f1: 0.0}\n"
+                                       "cases:\n  - id: mine\n    question: Who?\n    context: Ann did.\n"
+                                       "    answer: Ann\ndatasets:\n  - path: dev.json\n    limit: 3\n")
+    pytester.path.joinpath("preds.jsonl").open("a", encoding="utf-8").write('{"id": "mine", "answer": "Ann"}\n')
+    r = pytester.runpytest("-p", "no:cacheprovider", "--qaaudit-predictions=preds.jsonl")
+    assert r.ret == 0
+    results = json.loads((pytester.path / "reports" / "results.json").read_text(encoding="utf-8"))
+    origins = {c["case_id"]: c.get("origin") for c in results["cases"]}
+    first = [q.id for q in read_dataset(pytester.path / "dev.json").questions[:3]]
+    assert origins == {"mine": None, **{qid: f"dev.json#{qid}" for qid in first}}
+    pages = "".join(p.read_text(encoding="utf-8") for p in (pytester.path / "reports").rglob("*.html"))
+    assert all(f"from <span class=\"mono\"" in pages and f"dev.json#{qid}</span>" in pages for qid in first)

@@ -29,7 +29,8 @@ def test_progress_lines_are_spaced_and_end_with_the_time_taken():
 # in a subprocess: a progress line written inside the first item must get past pytest's output capture,
 # which an in-process pytester run does not reproduce
 def _small_limits(pytester, values: dict) -> None:
-    pytester.makeconftest("import qaaudit.plugin, qaaudit.session\n" + "".join(
+    modules = sorted({module.split(".AuditSession")[0] for module, _ in values})
+    pytester.makeconftest("".join(f"import {m}\n" for m in modules) + "".join(
         f"{module}.{name} = {value!r}\n" for (module, name), value in values.items()))
 
 
@@ -46,7 +47,9 @@ def test_the_batched_pass_reports_its_progress(pytester, tiny_checkpoint, monkey
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):   # this test may itself run in a worker
         monkeypatch.delenv(name, raising=False)
     _small_limits(pytester, {("qaaudit.plugin", "PROGRESS_MIN"): 1, ("qaaudit.session", "PREFETCH_CHUNK"): 2})
-    pytester.makefile(".audit.yaml", people=f"model: {tiny_checkpoint('bert')}\ncases:{_cases(5)}")
+    # with a report every case is explained (its page shows the attributions): all five in the batched pass
+    pytester.makefile(".audit.yaml", people=f"model: {tiny_checkpoint('bert')}\ndefaults:\n  expect:\n"
+                                            f"    prediction: {{f1: 0.0}}\ncases:{_cases(5)}")
     r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-batch=on")
     assert r.ret == 0
     r.stdout.fnmatch_lines(["*qaaudit: explaining 5 cases in batches before the first of them runs*",
@@ -71,3 +74,21 @@ def test_the_batched_predictions_report_their_progress(pytester, tiny_checkpoint
     pytester.makefile(".audit.yaml", people=audit + _cases(4))
     few = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--qaaudit-no-cache", "--qaaudit-no-report")
     assert few.ret == 0 and "predicting" not in few.stdout.str()
+
+
+def test_building_a_large_dataset_says_how_far_it_got(pytester):
+    import shutil
+    from pathlib import Path
+
+    _small_limits(pytester, {("qaaudit.datasets", "PROGRESS_MIN"): 3})
+    data = Path(__file__).parent / "data" / "squad"
+    shutil.copy(data / "squad_v11_small.json", pytester.path / "dev.json")
+    shutil.copy(data / "korquad_v1_small.json", pytester.path / "ko.json")
+    pytester.makefile(".audit.yaml", dev="datasets:\n  - path: dev.json\n  - path: ko.json\n    limit: 2\n")
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q")
+    assert r.ret == 0
+    r.stdout.fnmatch_lines(["qaaudit: dev.json: building * cases from the dataset",
+                            "qaaudit: dev.json: built * of * cases (100%) in * s"])
+    assert r.stdout.str().count("building") == 1     # the entry of 2 questions is below the limit
+    quiet = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-qq")
+    assert quiet.ret == 0 and "building" not in quiet.stdout.str()
