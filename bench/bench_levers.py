@@ -1,6 +1,6 @@
 """What a node costs, and what would make it cheaper: the levers of issue 20, measured in one process.
 
-    .venv/bin/python bench/bench_levers.py [--models demo,minilm,ko128,ko384] [--repeats 5] [--compile]
+    .venv/bin/python bench/bench_levers.py [--models demo,minilm,ko128,ko384] [--repeats 5] [--compile] [--batched-grads]
 
 For each model, on one case, per node (one interpolated input), medians of ``--repeats``:
 
@@ -10,6 +10,7 @@ For each model, on one case, per node (one interpolated input), medians of ``--r
 - ``grad node @k, weights frozen``: the same with every parameter's ``requires_grad`` off (no weight gradients
   can be asked for, so the forward keeps fewer tensors for the backward);
 - ``forward-only node @k``: the same pass under ``torch.no_grad()``: the price of a scan of F(alpha);
+- ``--batched-grads``: the grad node with both targets' backward passes in one vmapped ``autograd.grad``;
 - ``--compile``: the grad node through ``torch.compile(model, dynamic=True)`` (CPU inductor), with the first
   call's compile time printed apart.
 
@@ -51,12 +52,13 @@ def load(name: str) -> tuple[Any, Any, str]:
     return qa, synthetic_cases(qa, length, 1, seed=1)[0], f"KoELECTRA-small shape (sharpened) at {length}"
 
 
-def node_pass(qa: Any, case: Any, k: int, *, grad: bool = True, model: Any = None) -> Callable[[], None]:
+def node_pass(qa: Any, case: Any, k: int, *, grad: bool = True, model: Any = None,
+              batched_grads: bool = False) -> Callable[[], None]:
     import torch
 
     from qaaudit.attribute import _capture, _replace_output, _repeat, baseline_input_ids
 
-    model = model or qa.model
+    model = model if model is not None else qa.model
     ref = baseline_input_ids(qa.tokenizer, case.inputs["input_ids"], case.keep, "pad")
     x, _ = _capture(qa.embeddings, qa.model, case.inputs, run_to_end=False)
     b, _ = _capture(qa.embeddings, qa.model, dict(case.inputs, input_ids=ref), run_to_end=False)
@@ -71,6 +73,10 @@ def node_pass(qa: Any, case: Any, k: int, *, grad: bool = True, model: Any = Non
         path = (b + alphas * (x - b)).requires_grad_(True)
         with _replace_output(qa.embeddings, path):
             o = model(**batch)
+        if batched_grads:   # both targets in one vmapped backward: the same work, in matrices twice as tall
+            y = torch.stack([o.start_logits[:, case.start].sum(), o.end_logits[:, case.end].sum()])
+            torch.autograd.grad(y, path, torch.eye(2, dtype=y.dtype), is_grads_batched=True)
+            return
         torch.autograd.grad(o.start_logits[:, case.start].sum(), path, retain_graph=True)
         torch.autograd.grad(o.end_logits[:, case.end].sum(), path)
 
@@ -93,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--sizes", default="4,8,17,50")
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--batched-grads", action="store_true",
+                    help="also the grad node with start and end in one autograd.grad(is_grads_batched=True)")
     args = ap.parse_args(argv)
 
     import os
@@ -116,7 +124,13 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 qa.model.requires_grad_(True)
             rows.append((f"forward-only node @{k}", per_node(node_pass(qa, case, k, grad=False), k, args.repeats)))
+            if args.batched_grads:
+                rows.append((f"grad node @{k}, both targets in one batched backward",
+                             per_node(node_pass(qa, case, k, batched_grads=True), k, args.repeats)))
         if args.compile:
+            import torch._functorch.config
+
+            torch._functorch.config.donated_buffer = False   # the second target's backward retains the graph
             compiled = torch.compile(qa.model, dynamic=True)
             for k in (17, 50):
                 fn = node_pass(qa, case, k, model=compiled)
