@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=int, default=16)
     ap.add_argument("--abs", type=float, default=0.05)
     ap.add_argument("--rel", type=float, default=0.05)
+    ap.add_argument("--token-error", type=float, default=None,
+                    help="CompletenessTarget.token_error: the rule's own per-token error estimate must be this small")
     ap.add_argument("--max-steps", type=int, default=129)
     ap.add_argument("--min-steps", default="17", help="first levels to compare, comma-separated (e.g. 17,9)")
     ap.add_argument("--fixed", default="", help="fixed Gauss-Legendre node counts to compare, e.g. 9,13,17,25,50")
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         ref = integrated_gradients(qa, inputs, *at, keep=keep, n_steps=128)
         cells = [ex.id]
         for m, k in rules:
-            target = CompletenessTarget(abs_delta=args.abs, rel_delta=args.rel, max_steps=args.max_steps, min_steps=k)
+            target = CompletenessTarget(abs_delta=args.abs, rel_delta=args.rel, max_steps=args.max_steps, min_steps=k,
+                                        token_error=args.token_error)
             if m == "gausslegendre":  # fixed: "converged" says whether the same target would hold at k nodes
                 run = integrated_gradients(qa, inputs, *at, keep=keep, n_steps=k)
                 run = dataclasses.replace(run, converged=all(

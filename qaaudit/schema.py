@@ -565,8 +565,9 @@ ROBUSTNESS = Record({
 
 ATTRIBUTION = Record({
     "steps": Field(Nullable(STEPS), "integration steps; null: adaptive until the target delta is met"),
-    "target": Field(Record({"abs_delta": Field(Nullable(DELTA)), "rel_delta": Field(Nullable(DELTA))},
-                           what="abs_delta, rel_delta"), "completeness target of adaptive steps"),
+    "target": Field(Record({"abs_delta": Field(Nullable(DELTA)), "rel_delta": Field(Nullable(DELTA)),
+                            "token_error": Field(Nullable(DELTA))},
+                           what="abs_delta, rel_delta, token_error"), "completeness target of adaptive steps"),
     "max_steps": Field(STEPS, "upper bound of adaptive steps"),
     "method": Field(Choice(METHODS), "Captum integration method"),
     "baseline": Field(Choice(BASELINES), "reference input"),

@@ -396,6 +396,7 @@ class AuditSession:
         if s.get("steps") is None:
             t = s.get("target") or {}
             target = CompletenessTarget(abs_delta=t.get("abs_delta"), rel_delta=t.get("rel_delta"),
+                                        token_error=t.get("token_error"),
                                         max_steps=s.get("max_steps", 129))
         method = s.get("method") if (s.get("steps") is not None or s.get("method") in ADAPTIVE_METHODS) else None
         return dict(n_steps=s.get("steps"), target=target, method=method, baseline=s.get("baseline", "pad"),
@@ -620,7 +621,7 @@ def case_settings(case: Any) -> dict[str, Any]:
         autocast = None
     return {
         "steps": a.steps,
-        "target": {"abs_delta": a.abs_delta, "rel_delta": a.rel_delta},
+        "target": {"abs_delta": a.abs_delta, "rel_delta": a.rel_delta, "token_error": a.token_error},
         "max_steps": a.max_steps,
         "method": a.method,
         "baseline": a.baseline,

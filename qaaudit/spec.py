@@ -235,6 +235,7 @@ class AttributionSettings:
     steps: int | None = None
     abs_delta: float | None = 0.05   # completeness target of adaptive steps
     rel_delta: float | None = 0.05
+    token_error: float | None = 0.02  # the adaptive rule's per-token error estimate (CompletenessTarget)
     max_steps: int = 129
     method: str = "gausslegendre"
     baseline: str = "pad"

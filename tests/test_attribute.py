@@ -166,11 +166,22 @@ def test_refinement_reports_a_per_token_error_the_delta_cannot_see(method):
         return {p: TargetIG(tokens=t[p], delta=float(t[p].sum()) - 2.0, f_input=2.0, f_baseline=0.0) for p in t}
 
     rule = _adaptive_panels if method == "adaptive" else _nested_clenshaw_curtis
-    run = _drive(rule(result, CompletenessTarget(abs_delta=None, rel_delta=0.01), 2, "pad", None), evaluate)
+    delta_only = CompletenessTarget(abs_delta=None, rel_delta=0.01, token_error=None)
+    run = _drive(rule(result, delta_only, 2, "pad", None), evaluate)
     true_error = np.linalg.norm(run.start.tokens - exact) / np.linalg.norm(exact)
     assert run.converged and run.n_steps == 17 and abs(run.start.delta) < 1e-9
     assert true_error > 0.02
     assert run.settings["token_error_estimate"]["start"] > 0.02
+    if method == "adaptive":
+        # by default the adaptive rule also holds its own per-token estimate to token_error, and refines on
+        for bound in (0.02, 0.002):
+            run = _drive(rule(result, CompletenessTarget(abs_delta=None, rel_delta=0.01, token_error=bound), 2,
+                              "pad", None), evaluate)
+            refined = np.linalg.norm(run.start.tokens - exact) / np.linalg.norm(exact)
+            assert run.converged and run.n_steps > 17
+            assert max(run.settings["token_error_estimate"].values()) <= bound
+            assert refined < true_error / 4
+            assert run.settings["target"]["token_error"] == bound
 
 
 def test_adaptive_panels_do_not_stop_on_errors_that_cancel_between_panels():

@@ -325,3 +325,22 @@ def test_schema_and_validator_share_ranges() -> None:
     assert faith["top_percent"]["exclusiveMinimum"] == 0 and faith["top_percent"]["maximum"] == 100
     robust = props["robustness"]["items"]["properties"]
     assert "typos" in robust["perturbation"]["anyOf"][0]["enum"]
+
+
+@pytest.mark.parametrize("value, expected", [("0.01", 0.01), ("null", None), (None, 0.02)])
+def test_the_per_token_error_target_reaches_the_rule(value, expected):
+    from qaaudit.session import AuditSession, SessionOptions, case_settings
+
+    target = "{rel_delta: 0.03}" if value is None else f"{{rel_delta: 0.03, token_error: {value}}}"
+    (case,) = audit(CASE + f"  answer: Auckland\n  attribution: {{target: {target}}}\n").cases
+    assert case.attribution.token_error == expected and case.attribution.rel_delta == 0.03
+    settings = case_settings(case)
+    session = AuditSession.__new__(AuditSession)
+    session.options = SessionOptions()
+    rule = session._explain_kwargs(settings)["target"]
+    assert (rule.token_error, rule.rel_delta) == (expected, 0.03)
+
+
+def test_a_bad_per_token_error_target_is_an_error_at_its_line():
+    err = error(CASE + "  answer: Auckland\n  attribution: {target: {token_error: -1}}\n")
+    assert "t.audit.yaml:" in str(err) and "token_error" in str(err) and "-1" in str(err)
