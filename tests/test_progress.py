@@ -29,9 +29,9 @@ def test_progress_lines_are_spaced_and_end_with_the_time_taken():
 # in a subprocess: a progress line written inside the first item must get past pytest's output capture,
 # which an in-process pytester run does not reproduce
 def _small_limits(pytester, values: dict) -> None:
-    modules = sorted({module.split(".AuditSession")[0] for module, _ in values})
-    pytester.makeconftest("".join(f"import {m}\n" for m in modules) + "".join(
-        f"{module}.{name} = {value!r}\n" for (module, name), value in values.items()))
+    """A conftest that sets ``module.attribute = value`` for each ((module, attribute), value) in the child."""
+    pytester.makeconftest("import importlib\n" + "".join(
+        f"importlib.import_module({module!r}).{name} = {value!r}\n" for (module, name), value in values.items()))
 
 
 def _cases(n: int) -> str:
@@ -62,7 +62,7 @@ def test_the_batched_predictions_report_their_progress(pytester, tiny_checkpoint
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
         monkeypatch.delenv(name, raising=False)
     _small_limits(pytester, {("qaaudit.plugin", "PREDICT_PROGRESS_MIN"): 5,
-                              ("qaaudit.session.AuditSession", "_PREDICT_CHUNK"): 2})
+                              ("qaaudit.session", "AuditSession._PREDICT_CHUNK"): 2})
     audit = f"model: {tiny_checkpoint('bert')}\ndefaults:\n  expect:\n    prediction: {{f1: 0.0}}\ncases:"
     pytester.makefile(".audit.yaml", people=audit + _cases(5))
     # without a report no case needs attributions: they are predicted together
